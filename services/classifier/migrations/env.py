@@ -1,0 +1,4 @@
+from shared.alembic_env import run
+from services.classifier.models import Base
+
+run(Base.metadata)

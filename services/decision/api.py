@@ -1,0 +1,114 @@
+"""The JSON API for tools, tests and back-office scripts (HTTP Basic or bearer token)."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import abort
+
+from shared.web import ApiBlueprint
+
+from shared import clock
+from shared.db import utcnow
+from services.decision import service
+from services.decision.auth import CAN_AUDIT, CAN_DECIDE, CAN_READ_QUEUE, api_user, require_api_role
+from services.decision.domain import DecisionInput, DecisionRefused, is_near_deadline
+from services.decision.schemas import (CaseListSchema, CaseQuerySchema, CriteriaSchema, DecisionInSchema,
+                                       DecisionOutSchema, VerifyQuerySchema, VerifyResultSchema)
+
+blp = ApiBlueprint("api", __name__, url_prefix="/v1", description="Moderation API")
+
+
+def _db():
+    return current_app.config["RUNTIME"].db
+
+
+def case_summary(case, now) -> dict:
+    return {
+        "id": case.id, "post_id": case.post_id, "status": case.status, "stage": case.stage,
+        "priority": case.priority, "score": case.score, "top_category": case.top_category,
+        "model_version": case.model_version, "reporter_count": case.reporter_count,
+        "report_count": case.report_count, "request_count": case.request_count,
+        "next_deadline_at": clock.to_jst_iso(case.next_deadline_at) if case.next_deadline_at else None,
+        "near_deadline": is_near_deadline(case.next_deadline_at, now), "notice_blocked": case.notice_blocked,
+        "claimed_by": str(case.claimed_by) if case.claimed_by else None, "version": case.version,
+        "created_at": clock.to_jst_iso(case.created_at),
+    }
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuerySchema, location="query")
+    @blp.response(200, CaseListSchema)
+    @require_api_role(CAN_READ_QUEUE)
+    def get(self, args):
+        """Cases in queue order (highest priority first)."""
+        now = utcnow()
+        with _db().sessions() as session:
+            cases = service.queue(session, status=args["status"], kind=args["kind"], category=args["category"],
+                                  near_deadline=args["near_deadline"], limit=args["limit"], offset=args["offset"],
+                                  now=now)
+            return {"cases": [case_summary(c, now) for c in cases], "counts": service.queue_counts(session, now)}
+
+
+def _refused(exc: DecisionRefused):
+    abort(exc.status, message=exc.message, errors={"json": {exc.field: [exc.message]}} if exc.field else None)
+
+
+@blp.route("/cases/<case_id>/claim")
+class Claim(MethodView):
+    @blp.response(200, CaseListSchema)
+    @require_api_role(CAN_DECIDE)
+    def post(self, case_id):
+        """Claim a case (a lease of 15 minutes)."""
+        try:
+            case = service.claim_case(_db(), case_id, api_user())
+        except DecisionRefused as exc:
+            _refused(exc)
+        return {"cases": [case_summary(case, utcnow())], "counts": {}}
+
+
+@blp.route("/cases/<case_id>/decisions")
+class Decisions(MethodView):
+    @blp.arguments(DecisionInSchema, location="json")
+    @blp.response(201, DecisionOutSchema)
+    @require_api_role(CAN_DECIDE)
+    def post(self, body, case_id):
+        """Record a decision or a non-final step on a case."""
+        data = DecisionInput(action=body["measure"], reason=body["reason"], clause_id=body.get("clause_id"),
+                             exception_code=body.get("exception_code"), facts=body.get("facts"),
+                             scope=body.get("scope"), suspension_until=body.get("suspension_until"),
+                             suspension_permanent=body.get("suspension_permanent", False),
+                             expected_version=body.get("expected_version"))
+        try:
+            decision = service.record_decision(_db(), case_id, api_user(), data)
+        except DecisionRefused as exc:
+            _refused(exc)
+        return {"id": decision.id, "case_id": decision.case_id, "action": decision.action, "final": decision.final,
+                "measure": decision.measure, "clause_id": decision.clause_id,
+                "clause_version": decision.clause_version, "exception_code": decision.exception_code,
+                "reason": decision.reason, "decided_at": clock.to_jst_iso(decision.decided_at)}
+
+
+@blp.route("/criteria")
+class Criteria(MethodView):
+    @blp.response(200, CriteriaSchema)
+    def get(self):
+        """The deletion criteria in force (public)."""
+        with _db().sessions() as session:
+            version, clauses = service.criteria_in_force(session, utcnow())
+            return {"version": version.version if version else None,
+                    "published_at": clock.to_jst_iso(version.published_at) if version else None,
+                    "clauses": [{"id": c.clause_id, "title": c.title, "text": c.text, "category": c.category,
+                                 "routes": c.routes, "measures": c.measures, "covers_suspension": c.covers_suspension,
+                                 "examples": c.examples} for c in clauses]}
+
+
+@blp.route("/audit/verify")
+class Verify(MethodView):
+    @blp.arguments(VerifyQuerySchema, location="query")
+    @blp.response(200, VerifyResultSchema)
+    @require_api_role(CAN_AUDIT)
+    def get(self, args):
+        """Verify the audit log's hash chain over a period; gives the first broken link."""
+        with _db().sessions() as session:
+            return service.verify_chain(session, args.get("from_"), args.get("to"))

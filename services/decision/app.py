@@ -1,0 +1,74 @@
+"""Decision service Flask app: the moderators' web view and the JSON API."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_login import current_user
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+
+from shared.runtime import Runtime
+from shared.web import install_common
+from services.decision.models import Outbox
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+LOCALES = ("ja", "en")
+
+
+def make_runtime() -> Runtime:
+    return Runtime.for_service("decision", Outbox, MIGRATIONS)
+
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in LOCALES:
+        session["lang"] = wanted
+        return wanted
+    if session.get("lang") in LOCALES:
+        return session["lang"]
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.locale or "ja"
+    return "ja"  # Japanese first
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or make_runtime()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="modq decision", API_VERSION="1.0.0", OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        SECRET_KEY=runtime.settings.secret_key, RUNTIME=runtime, MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=8 * 3600,
+        BABEL_DEFAULT_LOCALE="ja", BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    from services.decision import api, web
+    from services.decision.auth import login_manager
+
+    csrf = CSRFProtect(app)
+    login_manager.init_app(app)
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _locale():
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale() or "ja")}
+
+    app.register_blueprint(web.bp)
+    smorest = Api(app)
+    csrf.exempt(api.blp)  # the API authenticates every request itself (Basic/Bearer), no cookies
+    smorest.register_blueprint(api.blp)
+    install_common(app, "decision", runtime.health_checks())
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return app

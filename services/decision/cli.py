@@ -1,0 +1,60 @@
+"""Decision-service commands beyond the common ones."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from services.decision.app import make_runtime
+
+
+def seed(argv: list[str]) -> int:
+    """Provision the starter criteria and, with --dev-users, the development accounts."""
+    from services.decision.criteria_seed import seed_starter_criteria
+    from services.decision.service import provision_dev_users
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision seed")
+    parser.add_argument("--dev-users", action="store_true")
+    args = parser.parse_args(argv)
+    runtime = make_runtime()
+    seed_starter_criteria(runtime.db)
+    if args.dev_users:
+        provision_dev_users(runtime.db)
+    print("decision: criteria seeded" + (", development users provisioned" if args.dev_users else ""))
+    return 0
+
+
+def verify(argv: list[str]) -> int:
+    """Verify the audit log's hash chain; exit 1 with the first broken link if any."""
+    from shared.clock import parse_instant
+    from services.decision.service import verify_chain
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision verify")
+    parser.add_argument("--from", dest="start")
+    parser.add_argument("--to", dest="end")
+    args = parser.parse_args(argv)
+    runtime = make_runtime()
+    with runtime.db.sessions() as session:
+        result = verify_chain(session, parse_instant(args.start) if args.start else None,
+                              parse_instant(args.end) if args.end else None)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result["intact"] else 1
+
+
+def create_user(argv: list[str]) -> int:
+    from services.decision.models import ROLES
+    from services.decision.service import create_user as _create
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision create-user")
+    parser.add_argument("email")
+    parser.add_argument("--role", choices=ROLES, required=True)
+    parser.add_argument("--password", required=True)
+    args = parser.parse_args(argv)
+    runtime = make_runtime()
+    with runtime.db.unit_of_work() as uow:
+        _create(uow.session, args.email, args.password, args.role)
+        uow.commit()
+    print(f"created {args.email} ({args.role})")
+    return 0
+
+
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user}

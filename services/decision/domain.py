@@ -1,0 +1,157 @@
+"""Pure rules of the decision service (no Flask, no Kafka, no database).
+
+Priority
+--------
+A case's priority is a number from 0 to 100 (higher first), the sum of:
+
+* up to 40 for the classifier's abuse score (the highest on any report of the case);
+* up to 15 for the severity of the most likely category (threat and privacy weigh most);
+* up to 10 for the number of distinct reporters (logarithmic: 1 → 2, 32+ → 10);
+* 10 when a §22 deletion request is waiting;
+* up to 25 for the §25 clock: 25 when the earliest deadline still owed a notice is within
+  the warning window (default 24 h) or past, falling linearly to 0 at 7 days left.
+
+A case whose deadline is within the warning window (or past) and that has neither a decision
+nor an interim notice is *at risk*: 100 is added, so it sits above every case that is not,
+whatever their scores. Priority therefore runs from 0 to 200; the queue marks at-risk cases.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+SEVERITY = {
+    "threat": 1.0,
+    "privacy": 0.9,
+    "sexual": 0.9,
+    "defamation": 0.8,
+    "discrimination": 0.8,
+    "insult": 0.6,
+    "none": 0.0,
+}
+
+MEASURES = ("remove", "hide", "suspend_account", "no_action")
+STEPS = ("poster_inquiry", "refer_specialist", "delay_other")
+ACTIONS = MEASURES + STEPS
+
+# §26 exceptions: a measure without a published clause is allowed only with one of these.
+EXCEPTION_CODES = {
+    "own_post": "事業者自らの投稿（§26 ただし書）",
+    "legal_duty": "法令上の義務に基づく措置（§26 ただし書）",
+    "urgent_unforeseen": "緊急かつ予見できなかった類型の情報（§26 ただし書、基準を速やかに改定）",
+}
+
+# §25(2) items for an interim notice (N3)
+DELAY_ITEMS = {"i": "発信者への意見照会を行うため", "ii": "侵害情報調査専門員による調査を行うため",
+               "iii": "その他やむを得ない理由"}
+
+CRITERIA_MIN_AGE = dt.timedelta(days=14)
+
+
+def top_category(categories: dict | None) -> str | None:
+    if not categories:
+        return None
+    candidates = {k: v for k, v in categories.items() if k != "none"}
+    if not candidates:
+        return None
+    return max(candidates, key=candidates.get)
+
+
+def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime,
+                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+    if next_deadline_at is None:
+        return 0.0
+    left = next_deadline_at - now
+    if left <= warning:
+        return 1.0
+    span = dt.timedelta(days=7) - warning
+    return max(0.0, 1.0 - (left - warning) / span)
+
+
+def compute_priority(*, score: float | None, categories: dict | None, reporter_count: int,
+                     has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
+                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+    category = top_category(categories)
+    severity = SEVERITY.get(category, 0.5) * (categories or {}).get(category, 0.0) if category else 0.0
+    reporters = min(1.0, math.log2(1 + max(0, reporter_count)) / math.log2(33))
+    value = (40 * (score or 0.0) + 15 * min(1.0, severity / 0.9 if severity else 0.0) + 10 * reporters
+             + (10 if has_request else 0) + 25 * deadline_urgency(next_deadline_at, now, warning))
+    at_risk = 100.0 if is_near_deadline(next_deadline_at, now, warning) else 0.0
+    return round(min(100.0, value) + at_risk, 3)
+
+
+def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime,
+                     warning: dt.timedelta = dt.timedelta(hours=24)) -> bool:
+    return next_deadline_at is not None and next_deadline_at - now <= warning
+
+
+class DecisionRefused(ValueError):
+    """A decision that must not be recorded; ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    action: str
+    reason: str
+    clause_id: str | None = None
+    exception_code: str | None = None
+    facts: str | None = None
+    scope: dict | None = None
+    suspension_until: dt.datetime | None = None
+    suspension_permanent: bool = False
+    delay_item: str | None = None
+    expected_version: int | None = None
+    reverses: str | None = None
+
+
+def validate_input(data: DecisionInput, now: dt.datetime) -> None:
+    """Checks that need nothing but the input itself."""
+    if data.action not in ACTIONS:
+        raise DecisionRefused(f"unknown action {data.action!r}", "measure")
+    if not (data.reason or "").strip():
+        raise DecisionRefused("理由を入力してください（reason is required）", "reason")
+    is_measure = data.action in ("remove", "hide", "suspend_account")
+    if is_measure and not data.clause_id and not data.exception_code:
+        raise DecisionRefused("措置には公表済み基準の条項か例外コードが必要です（§26; clause_id or exception_code required）",
+                              "clause_id")
+    if data.exception_code and data.exception_code not in EXCEPTION_CODES:
+        raise DecisionRefused(f"unknown exception code {data.exception_code!r}", "exception_code")
+    if data.action == "suspend_account":
+        if not data.suspension_permanent and data.suspension_until is None:
+            raise DecisionRefused("アカウント停止には終了日時か「無期限」の指定が必要です（end date or permanent）",
+                                  "suspension_until")
+        if data.suspension_until is not None and data.suspension_until <= now:
+            raise DecisionRefused("停止の終了日時は将来でなければなりません（end date must be in the future）",
+                                  "suspension_until")
+    if data.action == "delay_other":
+        if data.delay_item not in (None, "iii"):
+            raise DecisionRefused("delay_other is §25(2)(iii)", "delay_item")
+
+
+def criteria_in_force_since(published_at: dt.datetime | None, now: dt.datetime) -> bool:
+    return published_at is not None and published_at <= now - CRITERIA_MIN_AGE
+
+
+# --- the hash chain -------------------------------------------------------------------
+
+GENESIS = "0" * 64
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def chain_hash(prev_hash: str, *, seq: int, case_id: str | None, event_type: str, actor: str,
+               at: dt.datetime, payload: str) -> str:
+    body = canonical({"seq": seq, "case_id": case_id, "event_type": event_type, "actor": actor,
+                      "at": at.astimezone(dt.timezone.utc).isoformat(), "payload": payload})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()

@@ -1,0 +1,188 @@
+"""Decision service tables.
+
+Cases are a projection of intake's events (one per reported post); decisions, criteria and
+the audit log are this service's own records. The audit log is append-only and hash-chained.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime
+from shared.outbox import InboxMixin, OutboxMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+ROLES = ("moderator", "specialist", "supervisor", "auditor", "admin")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(200), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    role: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)  # shown in logs
+    active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    locale: Mapped[str] = mapped_column(sa.String(8), nullable=False, default="ja")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    label: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+CASE_STATUSES = ("open", "decided")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_queue", "status", "priority", "created_at"),
+        sa.Index("ix_cases_deadline", "status", "next_deadline_at"),
+        sa.Index("ix_cases_author", "author_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    post_id: Mapped[str] = mapped_column(sa.String(200), unique=True, nullable=False)
+    author_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)            # as first reported
+    evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
+    stage: Mapped[str | None] = mapped_column(sa.String(32))  # poster_inquiry | refer_specialist | delay_other
+    priority: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    top_category: Mapped[str | None] = mapped_column(sa.String(32))
+    categories: Mapped[dict | None] = mapped_column(sa.JSON)
+    model_version: Mapped[str | None] = mapped_column(sa.String(200))
+    reporter_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    report_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    request_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    # earliest §25 deadline among requests still owed a final or interim notice
+    next_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason_categories: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    claimed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    claim_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    notice_blocked: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    deadline_alert: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseReport(Base):
+    """A report or deletion request on a case, each with its own clock (§25)."""
+
+    __tablename__ = "case_reports"
+
+    report_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    treated_as: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    reporter_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    reporter: Mapped[dict] = mapped_column(sa.JSON, nullable=False)  # contact: shown only to roles that need it
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    reason_category: Mapped[str | None] = mapped_column(sa.String(64))
+    right_infringed: Mapped[str | None] = mapped_column(sa.String(64))
+    request_type: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="ordinary")
+    is_repeat: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    categories: Mapped[dict | None] = mapped_column(sa.JSON)
+    model_version: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")  # open | extended | resolved
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(64))  # decision id
+
+
+class CriteriaVersion(Base):
+    """A version of the published deletion criteria (送信防止措置の実施に関する基準, §26)."""
+
+    __tablename__ = "criteria_versions"
+
+    version: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="draft")  # draft | published
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Clause(Base):
+    __tablename__ = "criteria_clauses"
+
+    version: Mapped[str] = mapped_column(sa.ForeignKey("criteria_versions.version"), primary_key=True)
+    clause_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    text: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    category: Mapped[str | None] = mapped_column(sa.String(32))
+    routes: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)  # request | report | own_detection
+    measures: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    covers_suspension: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    examples: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (sa.Index("ix_decisions_decided_at", "decided_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    final: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    measure: Mapped[str | None] = mapped_column(sa.String(32))
+    clause_version: Mapped[str | None] = mapped_column(sa.String(32))
+    clause_id: Mapped[str | None] = mapped_column(sa.String(32))
+    clause_snapshot: Mapped[dict | None] = mapped_column(sa.JSON)   # the wording as published then
+    exception_code: Mapped[str | None] = mapped_column(sa.String(64))
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    facts: Mapped[str | None] = mapped_column(sa.Text)
+    scope: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    suspension_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delay_item: Mapped[str | None] = mapped_column(sa.String(8))
+    decided_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    decided_by_role: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    specialist_reviewed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    ai_assisted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    model_version: Mapped[str | None] = mapped_column(sa.String(200))
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    reverses: Mapped[str | None] = mapped_column(sa.String(64))
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained log of every state change (never updated or deleted)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    actor: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    payload: Mapped[str] = mapped_column(sa.Text, nullable=False)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)

@@ -1,0 +1,99 @@
+"""Schemas of the decision service's JSON API."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate, RAISE
+
+from services.decision.domain import ACTIONS, EXCEPTION_CODES
+
+
+class CaseQuerySchema(Schema):
+    status = fields.String(load_default="open", validate=validate.OneOf(("open", "decided")))
+    kind = fields.String(load_default=None, validate=validate.OneOf(("report", "deletion_request")))
+    category = fields.String(load_default=None, validate=validate.Length(max=32))
+    near_deadline = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+
+class CaseSummarySchema(Schema):
+    id = fields.String()
+    post_id = fields.String()
+    status = fields.String()
+    stage = fields.String(allow_none=True)
+    priority = fields.Float()
+    score = fields.Float(allow_none=True)
+    top_category = fields.String(allow_none=True)
+    model_version = fields.String(allow_none=True)
+    reporter_count = fields.Integer()
+    report_count = fields.Integer()
+    request_count = fields.Integer()
+    next_deadline_at = fields.String(allow_none=True)
+    near_deadline = fields.Boolean()
+    notice_blocked = fields.Boolean()
+    claimed_by = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.String()
+
+
+class CaseListSchema(Schema):
+    cases = fields.List(fields.Nested(CaseSummarySchema))
+    counts = fields.Dict()
+
+
+class DecisionInSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    measure = fields.String(required=True, validate=validate.OneOf(ACTIONS),
+                            metadata={"description": "remove | hide | suspend_account | no_action, or a step: "
+                                                     "poster_inquiry | refer_specialist | delay_other"})
+    clause_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    exception_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(EXCEPTION_CODES)))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    facts = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    scope = fields.Dict(load_default=None, allow_none=True)
+    suspension_until = fields.AwareDateTime(load_default=None, allow_none=True)
+    suspension_permanent = fields.Boolean(load_default=False)
+    expected_version = fields.Integer(load_default=None, allow_none=True)
+
+
+class DecisionOutSchema(Schema):
+    id = fields.String()
+    case_id = fields.String()
+    action = fields.String()
+    final = fields.Boolean()
+    measure = fields.String(allow_none=True)
+    clause_id = fields.String(allow_none=True)
+    clause_version = fields.String(allow_none=True)
+    exception_code = fields.String(allow_none=True)
+    reason = fields.String()
+    decided_at = fields.String()
+
+
+class ClauseSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    text = fields.String()
+    category = fields.String(allow_none=True)
+    routes = fields.List(fields.String())
+    measures = fields.List(fields.String())
+    covers_suspension = fields.Boolean()
+    examples = fields.List(fields.String())
+
+
+class CriteriaSchema(Schema):
+    version = fields.String(allow_none=True)
+    published_at = fields.String(allow_none=True)
+    clauses = fields.List(fields.Nested(ClauseSchema))
+
+
+class VerifyQuerySchema(Schema):
+    from_ = fields.AwareDateTime(data_key="from", load_default=None)
+    to = fields.AwareDateTime(load_default=None)
+
+
+class VerifyResultSchema(Schema):
+    intact = fields.Boolean()
+    checked = fields.Integer()
+    first_broken_seq = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)

@@ -1,0 +1,4 @@
+from shared.alembic_env import run
+from services.notifier.models import Base
+
+run(Base.metadata)

@@ -1,0 +1,82 @@
+"""Notice content: what each notice must contain (law.md, "Notices, in short"), and its
+rendering from reviewed Jinja templates (Japanese, English alongside for English locales).
+
+A notice missing required content is never sent: it is held and an alert is raised.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+LEGAL_BASIS = {
+    "ACK": "§22(iii)",
+    "N1": "§25(1)(i)",
+    "N2": "§25(1)(ii)",
+    "N3": "§25(2)",
+    "N4": "§27",
+    "INQ": "§3(2)(ii)",
+}
+
+MEASURE_JA = {"remove": "削除", "hide": "非表示（閲覧制限）", "suspend_account": "アカウントの停止",
+              "no_action": "措置なし"}
+MEASURE_EN = {"remove": "removal", "hide": "restricted visibility", "suspend_account": "account suspension",
+              "no_action": "no action"}
+DELAY_ITEM_JA = {"i": "発信者に意見を照会するため（§25(2)(i)）", "ii": "侵害情報調査専門員が調査するため（§25(2)(ii)）",
+                 "iii": "その他やむを得ない理由があるため（§25(2)(iii)）"}
+DELAY_ITEM_EN = {"i": "we are asking the poster for their opinion", "ii": "a specialist investigator is reviewing it",
+                 "iii": "of another unavoidable reason"}
+
+_env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+                   undefined=StrictUndefined, autoescape=select_autoescape(default=False),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+class MissingContent(ValueError):
+    """Required content is absent; the notice is held."""
+
+
+def missing_fields(notice_type: str, f: dict) -> list[str]:
+    missing = []
+
+    def need(key: str, value) -> None:
+        if value in (None, "", [], {}):
+            missing.append(key)
+
+    if notice_type in ("ACK", "N1", "N2", "N3"):
+        need("request_id", f.get("request_id"))
+    if notice_type == "ACK":
+        need("received_at", f.get("received_at"))
+    if notice_type == "N1":
+        need("measure", f.get("measure"))
+        need("decided_at", f.get("decided_at"))
+    if notice_type == "N2":
+        need("reason", f.get("reason"))
+    if notice_type == "N3":
+        need("delay_item", f.get("delay_item"))
+        if f.get("delay_item") == "iii":
+            need("delay_reason", f.get("delay_reason"))
+    if notice_type == "N4":
+        need("measure", f.get("measure"))
+        need("post_id", f.get("post_id"))
+        need("facts", f.get("facts"))
+        clause = f.get("clause") or {}
+        if not f.get("exception_code"):
+            for key in ("id", "version", "text"):
+                need(f"clause.{key}", clause.get(key))
+    if notice_type == "INQ":
+        for key in ("post_text", "right_infringed", "reason", "reply_days"):
+            need(key, f.get(key))
+    return missing
+
+
+def render(notice_type: str, fields: dict, locale: str = "ja") -> tuple[str, str | None]:
+    """Japanese text always; English alongside when the recipient's locale is English."""
+    missing = missing_fields(notice_type, fields)
+    if missing:
+        raise MissingContent(", ".join(missing))
+    context = {**fields, "MEASURE_JA": MEASURE_JA, "MEASURE_EN": MEASURE_EN,
+               "DELAY_ITEM_JA": DELAY_ITEM_JA, "DELAY_ITEM_EN": DELAY_ITEM_EN}
+    ja = _env.get_template(f"{notice_type}.ja.j2").render(**context).strip()
+    en = _env.get_template(f"{notice_type}.en.j2").render(**context).strip() if locale == "en" else None
+    return ja, en

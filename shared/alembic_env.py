@@ -1,0 +1,24 @@
+"""The body of every service's Alembic env.py (online and offline modes)."""
+from __future__ import annotations
+
+from alembic import context
+
+from shared.db import make_engine
+
+
+def run(target_metadata) -> None:
+    config = context.config
+    url = config.attributes.get("db_url") or config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
+                          render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

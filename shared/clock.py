@@ -1,0 +1,70 @@
+"""Statutory clocks on the Asia/Tokyo calendar (Civil Code §140–142), stored in UTC.
+
+A period of N days starting at an instant that is not exactly 00:00 local time begins the
+next day (the first day is not counted) and ends at 24:00 of its last day. A period that
+starts exactly at 00:00:00 counts that day. So a §25 request received Mon 2025-06-02 15:00
+JST is due Mon 2025-06-09 23:59:59.999999 JST, and one received at 00:00:00 on 06-02 is due
+at the end of 06-08. Days and zone are configuration (the law may change; see law.md [U]).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from shared.settings import env, env_int
+
+UTC = dt.timezone.utc
+
+
+def legal_zone() -> ZoneInfo:
+    return ZoneInfo(env("MODQ_LEGAL_TIMEZONE", "Asia/Tokyo"))
+
+
+def notice_days() -> int:
+    """§25(1) with ordinance §16: 7 days."""
+    return env_int("MODQ_S25_NOTICE_DAYS", 7)
+
+
+def inquiry_days(request_type: str = "ordinary") -> int:
+    """§3(2)(ii): 7 days for the poster to object; 2 days for election material (§4) and
+    adult-video performers' requests (AV law §16)."""
+    if request_type in ("election", "av_performer"):
+        return env_int("MODQ_INQUIRY_DAYS_SHORT", 2)
+    return env_int("MODQ_INQUIRY_DAYS", 7)
+
+
+def period_end(start: dt.datetime, days: int, zone: ZoneInfo | None = None) -> dt.datetime:
+    """The last instant of a period of ``days`` days that starts at ``start`` (aware)."""
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    zone = zone or legal_zone()
+    local = start.astimezone(zone)
+    first_counted = local.date() if local.timetz().replace(tzinfo=None) == dt.time(0) else local.date() + dt.timedelta(days=1)
+    last_day = first_counted + dt.timedelta(days=days - 1)
+    end_local = dt.datetime.combine(last_day, dt.time(23, 59, 59, 999999), tzinfo=zone)
+    return end_local.astimezone(UTC)
+
+
+def s25_deadline(received_at: dt.datetime) -> dt.datetime:
+    return period_end(received_at, notice_days())
+
+
+def inquiry_deadline(delivered_at: dt.datetime, request_type: str = "ordinary") -> dt.datetime:
+    return period_end(delivered_at, inquiry_days(request_type))
+
+
+def to_jst_iso(instant: dt.datetime) -> str:
+    return instant.astimezone(legal_zone()).isoformat(timespec="seconds")
+
+
+def jst_text(instant: dt.datetime) -> str:
+    """Japanese rendering for notices and pages: 2025年6月2日 15時00分00秒 (日本時間)."""
+    local = instant.astimezone(legal_zone())
+    return f"{local.year}年{local.month}月{local.day}日 {local.hour:02d}時{local.minute:02d}分{local.second:02d}秒（日本時間）"
+
+
+def parse_instant(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp needs a UTC offset")
+    return parsed.astimezone(UTC)

@@ -1,0 +1,305 @@
+"""The event contract: CloudEvents 1.0 envelopes around versioned marshmallow payloads.
+
+Every event has a stable ``id`` (re-publishing an event re-sends the same id, so consumers
+can drop what they have already processed), a ``type`` such as
+``jp.modq.report.received.v1``, and the case id as ``subject``.
+docs/events.md and docs/asyncapi.yaml describe each type with an example.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from marshmallow import Schema, ValidationError, fields, validate, EXCLUDE
+
+from shared.settings import topic
+
+_FORMAT = JSONFormat()
+NAMESPACE = uuid.UUID("5f0a1c3e-6d0b-4c1e-9a57-6d6f64712e6a")  # uuid5 namespace for stable ids
+
+MAX_EVENT_BYTES = 1_000_000
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic id: the same inputs always give the same id (idempotent re-publication)."""
+    return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+# --- payload schemas -----------------------------------------------------------------
+
+KINDS = ("report", "deletion_request")
+REQUEST_TYPES = ("ordinary", "election", "av_performer")
+MEASURES = ("remove", "hide", "suspend_account", "no_action")
+STEPS = ("poster_inquiry", "refer_specialist", "delay_other")
+
+
+class PostSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    url = fields.String(required=True, validate=validate.Length(max=2000))
+    author_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    text = fields.String(required=True, validate=validate.Length(max=20000))
+    posted_at = fields.String(required=True)
+    media = fields.List(fields.Dict(), load_default=list)
+
+
+class PartySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    contact = fields.String(allow_none=True, load_default=None)
+    locale = fields.String(load_default="ja")
+    is_rights_holder = fields.Boolean(load_default=False)
+    agent_authority = fields.String(allow_none=True, load_default=None)
+
+
+class ReportReceivedV1(Schema):
+    """intake -> everyone: a report or deletion request was accepted and stored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    report_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    treated_as = fields.String(required=True, validate=validate.OneOf(KINDS))
+    received_at = fields.String(required=True)
+    deadline_at = fields.String(allow_none=True, load_default=None)
+    request_type = fields.String(load_default="ordinary")
+    post = fields.Nested(PostSchema, required=True)
+    reporter = fields.Nested(PartySchema, required=True)
+    reason = fields.String(allow_none=True, load_default=None)
+    reason_category = fields.String(allow_none=True, load_default=None)
+    right_infringed = fields.String(allow_none=True, load_default=None)
+    is_repeat = fields.Boolean(load_default=False)
+    evidence_sha256 = fields.String(allow_none=True, load_default=None)
+
+
+class ReportScoredV1(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    report_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    score = fields.Float(required=True, validate=validate.Range(0, 1))
+    categories = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    model_version = fields.String(required=True)
+    scored_at = fields.String(required=True)
+
+
+class ClauseRefSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    version = fields.String(required=True)
+    title = fields.String(required=True)
+    text = fields.String(required=True)
+    published_at = fields.String(allow_none=True, load_default=None)
+
+
+class RequestRefSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    report_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    requester = fields.Nested(PartySchema, required=True)
+    received_at = fields.String(required=True)
+    deadline_at = fields.String(allow_none=True, load_default=None)
+    is_repeat = fields.Boolean(load_default=False)
+    right_infringed = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, load_default=None)
+    request_type = fields.String(load_default="ordinary")
+
+
+class DecisionRecordedV1(Schema):
+    """decision -> notifier/auditors: a moderator recorded a decision or a non-final step."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    decision_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(MEASURES + STEPS + ("reversal",)))
+    final = fields.Boolean(required=True)
+    measure = fields.String(allow_none=True, load_default=None)
+    clause = fields.Nested(ClauseRefSchema, allow_none=True, load_default=None)
+    exception_code = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(required=True)
+    facts = fields.String(allow_none=True, load_default=None)
+    scope = fields.Dict(load_default=dict)
+    suspension_until = fields.String(allow_none=True, load_default=None)
+    delay_item = fields.String(allow_none=True, load_default=None)  # §25(2) item i / ii / iii
+    inquiry_days = fields.Integer(allow_none=True, load_default=None)
+    decided_at = fields.String(required=True)
+    decided_by = fields.String(required=True)  # pseudonymous moderator id
+    decided_by_role = fields.String(load_default="moderator")
+    ai_assisted = fields.Boolean(load_default=False)
+    model_version = fields.String(allow_none=True, load_default=None)
+    score = fields.Float(allow_none=True, load_default=None)
+    post = fields.Nested(PostSchema, required=True)
+    poster = fields.Nested(PartySchema, required=True)
+    requests = fields.List(fields.Nested(RequestRefSchema), load_default=list)
+    reverses = fields.String(allow_none=True, load_default=None)
+
+
+NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ")
+
+
+class NoticeV1(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    notice_id = fields.String(required=True)
+    notice_type = fields.String(required=True, validate=validate.OneOf(NOTICE_TYPES))
+    legal_basis = fields.String(required=True)
+    case_id = fields.String(required=True)
+    request_id = fields.String(allow_none=True, load_default=None)
+    decision_id = fields.String(allow_none=True, load_default=None)
+    recipient = fields.Nested(PartySchema, required=True)
+    text_ja = fields.String(required=True)
+    text_en = fields.String(allow_none=True, load_default=None)
+    details = fields.Dict(load_default=dict)  # structured fields for the SNS UI
+    issued_at = fields.String(required=True)
+
+
+class NoticeReceiptV1(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    notice_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed", "unreachable")))
+    at = fields.String(required=True)
+    detail = fields.String(allow_none=True, load_default=None)
+
+
+class AlertV1(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    alert = fields.String(required=True)
+    case_id = fields.String(required=True)
+    request_id = fields.String(allow_none=True, load_default=None)
+    detail = fields.String(required=True)
+    raised_at = fields.String(required=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str          # CloudEvents `type`
+    topic_key: str     # key into shared.settings.DEFAULT_TOPICS
+    schema: type[Schema]
+
+    @property
+    def topic(self) -> str:
+        return topic(self.topic_key)
+
+
+REPORT_SUBMITTED = "jp.modq.report.submitted.v1"
+REPORT_RECEIVED = EventType("jp.modq.report.received.v1", "reports_received", ReportReceivedV1)
+REPORT_SCORED = EventType("jp.modq.report.scored.v1", "reports_scored", ReportScoredV1)
+DECISION_RECORDED = EventType("jp.modq.decision.recorded.v1", "decisions_recorded", DecisionRecordedV1)
+REQUESTER_NOTICE = EventType("jp.modq.notice.requester.v1", "notices_requester", NoticeV1)
+POSTER_NOTICE = EventType("jp.modq.notice.poster.v1", "notices_poster", NoticeV1)
+NOTICE_RECEIPT = EventType("jp.modq.notice.receipt.v1", "notices_receipts", NoticeReceiptV1)
+ALERT = EventType("jp.modq.alert.v1", "alerts", AlertV1)
+
+EVENT_TYPES = {t.name: t for t in (REPORT_RECEIVED, REPORT_SCORED, DECISION_RECORDED,
+                                   REQUESTER_NOTICE, POSTER_NOTICE, NOTICE_RECEIPT, ALERT)}
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event of a known type; it goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed or to-be-sent event."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: dt.datetime
+    data: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        event = CloudEvent(
+            attributes={
+                "id": self.id,
+                "source": self.source,
+                "type": self.type,
+                "subject": self.subject,
+                "time": self.time,
+                "datacontenttype": "application/json",
+                "specversion": "1.0",
+            },
+            data=self.data,
+        )
+        return _FORMAT.write(event)
+
+
+def make_event(event_type: EventType, *, source: str, subject: str, data: dict, id: str | None = None,
+               time: dt.datetime | None = None) -> Envelope:
+    """Validate ``data`` against the type's schema and wrap it in an envelope."""
+    errors = event_type.schema().validate(data)
+    if errors:
+        raise InvalidEvent(f"{event_type.name}: {errors}")
+    return Envelope(
+        id=id or str(uuid.uuid4()),
+        type=event_type.name,
+        source=source,
+        subject=subject,
+        time=time or dt.datetime.now(dt.timezone.utc),
+        data=data,
+    )
+
+
+def parse_event(raw: bytes, expected: tuple[str, ...] | None = None) -> Envelope:
+    """Parse a structured-mode CloudEvent; raise InvalidEvent with a reason otherwise."""
+    if raw is None:
+        raise InvalidEvent("empty message")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"message of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+        obj = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent("not a JSON object")
+    try:
+        event = _FORMAT.read(None, text)
+    except Exception as exc:  # the SDK raises several exception types for bad envelopes
+        raise InvalidEvent(f"not a CloudEvent 1.0: {exc}") from None
+    etype = event.get_type()
+    if expected is not None and etype not in expected:
+        raise InvalidEvent(f"unexpected event type {etype!r}")
+    data = event.get_data()
+    if not isinstance(data, dict):
+        raise InvalidEvent("data is not a JSON object")
+    known = EVENT_TYPES.get(etype)
+    if known is not None:
+        try:
+            data = known.schema().load(data)
+        except ValidationError as exc:
+            raise InvalidEvent(f"{etype}: invalid data: {exc.messages}") from None
+    if not event.get_subject():
+        raise InvalidEvent("missing subject")
+    return Envelope(
+        id=event.get_id(),
+        type=etype,
+        source=event.get_source(),
+        subject=event.get_subject(),
+        time=event.get_time() or dt.datetime.now(dt.timezone.utc),
+        data=data,
+    )

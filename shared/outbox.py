@@ -1,0 +1,146 @@
+"""Transactional outbox and idempotent inbox.
+
+A service writes its outgoing events into its own ``outbox`` table in the same transaction
+as the state change; a relay publishes them (acks=all) and marks them sent. Publishing
+twice is harmless: consumers record processed event ids in their ``inbox`` table in the
+same transaction as their effects, so a redelivered event has no second effect.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.db import Database, UTCDateTime, utcnow
+from shared.events import Envelope
+
+log = logging.getLogger(__name__)
+
+
+class OutboxMixin:
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    topic: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    key: Mapped[str | None] = mapped_column(sa.String(200))
+    event_type: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    subject: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    payload: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+
+class InboxMixin:
+    __tablename__ = "inbox"
+
+    consumer: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+def stage(session: Session, outbox_model, envelope: Envelope, topic: str, key: str | None = None) -> None:
+    """Put an event in the outbox; it leaves when the surrounding transaction commits.
+
+    Staging the same event id twice is a no-op, so a handler that runs again stages nothing new.
+    """
+    exists = session.scalar(sa.select(outbox_model.seq).where(outbox_model.event_id == envelope.id))
+    if exists is not None:
+        return
+    session.add(outbox_model(
+        event_id=envelope.id, topic=topic, key=key or envelope.subject, event_type=envelope.type,
+        subject=envelope.subject, payload=envelope.to_json(), created_at=utcnow(),
+    ))
+
+
+def claim_inbox(session: Session, inbox_model, consumer: str, envelope: Envelope) -> bool:
+    """Record that ``consumer`` handles this event. False if it already did (skip it)."""
+    seen = session.get(inbox_model, (consumer, envelope.id))
+    if seen is not None:
+        return False
+    session.add(inbox_model(consumer=consumer, event_id=envelope.id, event_type=envelope.type,
+                            processed_at=utcnow()))
+    session.flush()
+    return True
+
+
+def replay(db: Database, outbox_model, since: dt.datetime) -> int:
+    """Mark every event created since ``since`` as unsent; the relay publishes them again
+    with their original ids (after a broker lost its data, for instance)."""
+    with db.unit_of_work() as uow:
+        result = uow.session.execute(
+            sa.update(outbox_model).where(outbox_model.created_at >= since).values(published_at=None)
+        )
+        uow.commit()
+        return result.rowcount
+
+
+def backlog(db: Database, outbox_model) -> int:
+    with db.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(outbox_model)
+                              .where(outbox_model.published_at.is_(None))) or 0
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in order; one relay per service database is enough,
+    several are safe (PostgreSQL rows are claimed with SKIP LOCKED; duplicates are dropped
+    by consumers' inboxes anyway)."""
+
+    def __init__(self, db: Database, outbox_model, producer, batch_size: int = 500,
+                 poll_seconds: float = 0.1):
+        self.db = db
+        self.model = outbox_model
+        self.producer = producer
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self.wakeup = threading.Event()
+
+    def publish_pending(self) -> int:
+        with self.db.unit_of_work() as uow:
+            query = (sa.select(self.model).where(self.model.published_at.is_(None))
+                     .order_by(self.model.seq).limit(self.batch_size))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = uow.session.scalars(query).all()
+            if not rows:
+                return 0
+            futures = [self.producer.send(r.topic, key=r.key, value=r.payload) for r in rows]
+            self.producer.flush(timeout=30)
+            now = utcnow()
+            sent = 0
+            for row, future in zip(rows, futures):
+                row.attempts += 1
+                try:
+                    future.get(timeout=30)
+                except Exception as exc:  # keep it unsent; the next pass retries
+                    log.warning("outbox publish failed for %s: %s", row.event_id, exc)
+                    continue
+                row.published_at = now
+                sent += 1
+            uow.commit()
+            return sent
+
+    def run_forever(self) -> None:
+        backoff = self.poll_seconds
+        while not self.stopping.is_set():
+            try:
+                sent = self.publish_pending()
+                backoff = self.poll_seconds
+            except Exception as exc:
+                log.warning("outbox relay error: %s", exc)
+                sent = 0
+                backoff = min(5.0, max(backoff * 2, 0.5))
+            if sent < self.batch_size:
+                self.wakeup.wait(backoff)
+                self.wakeup.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()

@@ -1,0 +1,123 @@
+"""Flask plumbing shared by the four services: JSON errors (never a stack trace), health
+endpoints and Prometheus metrics."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+REQUEST_LATENCY = Histogram("modq_http_request_seconds", "HTTP request latency",
+                            ["service", "method", "endpoint", "status"])
+REQUESTS_FAILED = Counter("modq_http_server_errors_total", "HTTP 5xx responses", ["service"])
+
+
+def json_error(status: int, message: str, **extra) -> Response:
+    body = {"error": message, "status": status, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/v1/", "/healthz", "/readyz", "/openapi")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def install_common(app: Flask, service: str, health_checks: dict) -> None:
+    """Error handlers, /healthz, /readyz and /metrics.
+
+    ``health_checks`` maps a name ('database', 'broker', 'model') to a callable returning bool.
+    """
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        extra = {}
+        message = exc.description or exc.name
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):
+            if data.get("messages"):  # webargs: {location: {field: [reasons]}}
+                extra["fields"] = data["messages"]
+                message = "invalid input: see fields"
+            if data.get("message"):   # flask_smorest.abort(message=...)
+                message = data["message"]
+            if data.get("errors"):
+                extra["fields"] = data["errors"]
+        response = json_error(exc.code or 500, message, **extra)
+        if exc.code == 503:
+            response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        from sqlalchemy.exc import OperationalError, DBAPIError
+
+        if isinstance(exc, (OperationalError, DBAPIError)):
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            response = json_error(503, "database unavailable, try again later")
+            response.headers["Retry-After"] = "5"
+            return response
+        log.exception("unhandled error")
+        REQUESTS_FAILED.labels(service).inc()
+        return json_error(500, "internal error")
+
+    @app.before_request
+    def _start_timer():
+        g._started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("_started", None)
+        if started is not None:
+            REQUEST_LATENCY.labels(service, request.method, request.url_rule.rule if request.url_rule else "-",
+                                   str(response.status_code)).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    def _run_checks() -> tuple[bool, dict]:
+        results = {}
+        for name, check in health_checks.items():
+            try:
+                results[name] = "ok" if check() else "down"
+            except Exception:
+                results[name] = "down"
+        return all(v == "ok" for v in results.values()), results
+
+    @app.get("/healthz")
+    def healthz():
+        ok, results = _run_checks()
+        response = jsonify({"service": service, "status": "ok" if ok else "unavailable", "checks": results})
+        response.status_code = 200 if ok else 503
+        return response
+
+    @app.get("/readyz")
+    def readyz():
+        return healthz()
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+from flask_smorest import Blueprint as _SmorestBlueprint  # noqa: E402
+from webargs.flaskparser import FlaskParser  # noqa: E402
+
+
+class _Parser(FlaskParser):
+    """Validation errors are 400 (not webargs' 422) and list each field with its reason."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class ApiBlueprint(_SmorestBlueprint):
+    """flask-smorest blueprint whose input errors are 400 with the fields and reasons."""
+
+    ARGUMENTS_PARSER = _Parser()

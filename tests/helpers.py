@@ -1,0 +1,32 @@
+"""Builders shared by the tests."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+from shared.signing import signed_headers
+
+
+def report_body(kind: str = "report", *, post_id: str | None = None, reporter_id: str = "u-reporter",
+                text: str = "お前なんか消えろ", rights_holder: bool = False, **over) -> dict:
+    body = {
+        "kind": kind,
+        "post": {"id": post_id or f"p-{uuid.uuid4().hex[:8]}", "url": "https://sns.example.jp/posts/1",
+                 "author_id": "u-poster", "text": text,
+                 "posted_at": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat()},
+        "reporter": {"id": reporter_id, "is_rights_holder": rights_holder, "contact": "mail:r@example.jp"},
+        "reason": "私への誹謗中傷です" if kind == "deletion_request" else "嫌がらせ",
+        "right_infringed": "名誉権" if kind == "deletion_request" else None,
+    }
+    body.update(over)
+    return body
+
+
+def signed(body: dict | bytes, client: str = "demo", secret: str = "demo-secret", key: str | None = None,
+           timestamp: int | None = None) -> tuple[bytes, dict]:
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    headers = signed_headers(client, secret, raw, timestamp)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return raw, headers

@@ -1,0 +1,69 @@
+"""The committed model: loads offline, fits the size budget, meets the
+quality goal on the held-out test split and keeps hard negatives low."""
+import json
+
+import numpy as np
+import pytest
+
+from services.classifier.inference import CATEGORIES, LABELS, MODELS_ROOT
+from services.classifier.training import data as D
+from services.classifier.training.metrics import evaluate
+
+MAX_BYTES = 50 * 1000 * 1000
+
+
+def test_size_budget(shipped_dir):
+    total = sum(p.stat().st_size for p in shipped_dir.rglob("*") if p.is_file())
+    assert total <= MAX_BYTES, total
+
+
+def test_metadata(shipped_dir, shipped):
+    meta = json.loads((shipped_dir / "modq.json").read_text())
+    assert meta["version"] == shipped.version
+    assert meta["labels"] == list(LABELS)
+    assert "shipped_test_metrics" in meta and "provenance" in meta
+
+
+def test_contract(shipped):
+    out = shipped.score(["", "今日はいい天気ですね", "お前みたいなゴミは消えろ", "あ" * 5000, "🥺🥺🥺"])
+    assert len(out) == 5
+    for r in out:
+        assert 0.0 <= r["score"] <= 1.0
+        assert set(r["categories"]) == set(CATEGORIES) | {"none"}
+        assert r["model_version"] == shipped.version
+    assert shipped.score(["お前みたいなゴミは消えろ"]) == shipped.score(["お前みたいなゴミは消えろ"])
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    path = MODELS_ROOT / "splits" / "test.jsonl"
+    if not path.is_file():
+        pytest.skip("no split files")
+    return D.read_jsonl(path)
+
+
+@pytest.fixture(scope="module")
+def test_metrics(shipped, test_split):
+    rows = shipped.probabilities([e.text for e in test_split])
+    probs = np.array([[r[l] for l in LABELS] for r in rows])
+    return evaluate([e.label for e in test_split], probs, kinds=[e.kind for e in test_split])
+
+
+def test_quality_goal(test_metrics):
+    assert test_metrics["overall"]["f1"] >= 0.90, test_metrics["overall"]
+    assert test_metrics["overall"]["auc"] >= 0.95
+
+
+def test_hard_negatives_scored_low(test_metrics):
+    for kind, r in test_metrics["negatives_by_kind"].items():
+        assert r["false_positive_rate"] <= 0.25, (kind, r)
+        assert r["mean_score"] <= 0.35, (kind, r)
+
+
+def test_obvious_cases(shipped):
+    abusive = ["@yuki_0412 次会ったら殺す", "お前ほんとに頭悪いな、消えろ"]
+    benign = ["今日の昼ごはん、会社近くの定食屋で唐揚げ定食", "明日は雨らしいので傘を忘れずに"]
+    s_abusive = [r["score"] for r in shipped.score(abusive)]
+    s_benign = [r["score"] for r in shipped.score(benign)]
+    assert min(s_abusive) > max(s_benign)
+    assert max(s_benign) < 0.5

@@ -1,0 +1,193 @@
+"""Decision service layer: projection, priority, claims, decisions against the criteria,
+and the hash-chained audit log (SQLite and PostgreSQL)."""
+import datetime as dt
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event
+from services.decision import service
+from services.decision.criteria_seed import seed_starter_criteria
+from services.decision.domain import DecisionInput, DecisionRefused
+from services.decision.models import AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Outbox, User
+from tests.conftest import make_runtime
+from tests.helpers import report_body
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def decision(db_url):
+    runtime = make_runtime("decision", db_url)
+    seed_starter_criteria(runtime.db)
+    service.provision_dev_users(runtime.db)
+    return runtime
+
+
+def user(runtime, role):
+    with runtime.db.sessions() as s:
+        return s.scalar(sa.select(User).where(User.email == f"{role}@example.jp"))
+
+
+def received(case_id=None, kind="deletion_request", reporter="req-1", received_at=None, report_id=None):
+    body = report_body(kind, rights_holder=True, reporter_id=reporter)
+    received_at = received_at or dt.datetime.now(UTC)
+    from shared.clock import s25_deadline
+
+    return make_event(REPORT_RECEIVED, source="/t", subject=case_id or "case-1", data={
+        "report_id": report_id or str(uuid.uuid4()), "case_id": case_id or "case-1", "kind": kind, "treated_as": kind,
+        "received_at": received_at.isoformat(),
+        "deadline_at": s25_deadline(received_at).isoformat() if kind == "deletion_request" else None,
+        "post": body["post"], "reporter": body["reporter"], "reason": body["reason"],
+        "right_infringed": body["right_infringed"]})
+
+
+def scored(report_id, case_id="case-1", score=0.9):
+    return make_event(REPORT_SCORED, source="/t", subject=case_id, data={
+        "report_id": report_id, "case_id": case_id, "score": score,
+        "categories": {"insult": score, "none": 1 - score}, "model_version": "tiny-1",
+        "scored_at": dt.datetime.now(UTC).isoformat()})
+
+
+def feed(runtime, *events):
+    service.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
+
+
+def test_reports_project_into_one_case_and_redelivery_changes_nothing(decision):
+    a, b = received(reporter="x"), received(kind="report", reporter="y")
+    score = scored(a.data["report_id"])
+    feed(decision, a, b)
+    feed(decision, a, b, score)
+    feed(decision, score)
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert (case.report_count, case.reporter_count, case.request_count) == (2, 2, 1)
+        assert case.score == 0.9 and case.model_version == "tiny-1" and case.priority > 40
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.event_type == "report.scored")) == 1
+
+
+def test_score_before_its_report_is_retried_not_lost(decision):
+    a = received()
+    with pytest.raises(RuntimeError, match="before their reports"):
+        feed(decision, scored(a.data["report_id"]))
+    feed(decision, a, scored(a.data["report_id"]))
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").score == 0.9
+
+
+def test_near_deadline_case_rises_to_the_top(decision):
+    old = dt.datetime.now(UTC) - dt.timedelta(days=6, hours=12)
+    feed(decision, received(case_id="urgent", received_at=old, reporter="r1"))
+    fresh = received(case_id="scored-high", kind="report", reporter="r2")
+    feed(decision, fresh, scored(fresh.data["report_id"], case_id="scored-high", score=0.99))
+    with decision.db.sessions() as s:
+        order = [c.id for c in service.queue(s)]
+        assert order[0] == "urgent"
+        assert s.get(Case, "urgent").deadline_alert is True
+
+
+def test_decision_resolves_every_report_and_emits_one_event(decision):
+    a, b = received(reporter="x"), received(kind="report", reporter="y")
+    feed(decision, a, b)
+    mod = user(decision, "moderator")
+    d = service.record_decision(decision.db, "case-1", mod, DecisionInput(action="remove", reason="名誉毀損に当たる",
+                                                                         clause_id="D-1", facts="虚偽の事実の摘示"))
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").status == "decided"
+        assert {r.status for r in s.scalars(sa.select(CaseReport))} == {"resolved"}
+        events = [parse_event(o.payload) for o in s.scalars(sa.select(Outbox))]
+    assert len(events) == 1 and events[0].data["decision_id"] == d.id
+    data = events[0].data
+    assert data["clause"]["id"] == "D-1" and data["clause"]["version"] == "2025.1" and data["clause"]["text"]
+    assert {r["report_id"] for r in data["requests"]} == {a.data["report_id"], b.data["report_id"]}
+    with pytest.raises(DecisionRefused, match="already decided"):
+        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+
+
+@pytest.mark.parametrize("data,message", [
+    (DecisionInput(action="remove", reason="x"), "clause_id or exception_code"),
+    (DecisionInput(action="remove", reason=""), "reason"),
+    (DecisionInput(action="remove", reason="x", clause_id="NOPE"), "unknown clause"),
+    (DecisionInput(action="suspend_account", reason="x", clause_id="T-1"), "end date or permanent"),
+    (DecisionInput(action="suspend_account", reason="x", clause_id="D-1", suspension_permanent=True), "アカウント停止"),
+    (DecisionInput(action="remove", reason="x", clause_id="D-1", expected_version=999), "stale"),
+])
+def test_bad_decisions_are_refused_and_nothing_is_recorded(decision, data, message):
+    feed(decision, received())
+    with pytest.raises(DecisionRefused, match=message):
+        service.record_decision(decision.db, "case-1", user(decision, "moderator"), data)
+    with decision.db.sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Outbox)) == 0
+        assert s.get(Case, "case-1").status == "open"
+
+
+def test_clause_published_less_than_14_days_ago_is_not_in_force(decision):
+    now = dt.datetime.now(UTC)
+    with decision.db.unit_of_work() as uow:
+        uow.session.add(CriteriaVersion(version="2099.1", status="published", published_at=now - dt.timedelta(days=3),
+                                        created_at=now))
+        uow.session.flush()
+        uow.session.add(Clause(version="2099.1", clause_id="NEW-1", title="新条項", text="新しい基準", routes=[],
+                               measures=["remove"], examples=[]))
+        uow.commit()
+    feed(decision, received())
+    with pytest.raises(DecisionRefused, match="14日"):
+        service.record_decision(decision.db, "case-1", user(decision, "moderator"),
+                                DecisionInput(action="remove", reason="x", clause_id="NEW-1"))
+
+
+def test_claims_are_exclusive_until_the_lease_expires(decision):
+    feed(decision, received())
+    mod, spec = user(decision, "moderator"), user(decision, "specialist")
+    service.claim_case(decision.db, "case-1", mod)
+    with pytest.raises(DecisionRefused, match="someone else"):
+        service.claim_case(decision.db, "case-1", spec)
+    with pytest.raises(DecisionRefused, match="someone else"):
+        service.record_decision(decision.db, "case-1", spec, DecisionInput(action="no_action", reason="x"))
+    later = dt.datetime.now(UTC) + dt.timedelta(minutes=16)
+    service.claim_case(decision.db, "case-1", spec, now=later)
+
+
+def test_auditor_cannot_decide(decision):
+    feed(decision, received())
+    with pytest.raises(DecisionRefused, match="role"):
+        service.record_decision(decision.db, "case-1", user(decision, "auditor"),
+                                DecisionInput(action="no_action", reason="x"))
+
+
+def test_audit_chain_verifies_and_detects_tampering(decision):
+    a = received()
+    feed(decision, a, scored(a.data["report_id"]))
+    service.record_decision(decision.db, "case-1", user(decision, "moderator"),
+                            DecisionInput(action="hide", reason="x", clause_id="P-1"))
+    with decision.db.sessions() as s:
+        result = service.verify_chain(s)
+        assert result["intact"] and result["checked"] >= 3
+    with decision.db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_events SET payload = :p WHERE seq = 2"), {"p": json.dumps({"forged": 1})})
+    with decision.db.sessions() as s:
+        result = service.verify_chain(s)
+        assert not result["intact"] and result["first_broken_seq"] == 2
+    with decision.db.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_events WHERE seq = 2"))
+    with decision.db.sessions() as s:
+        assert service.verify_chain(s)["first_broken_seq"] == 3
+
+
+def test_held_notice_alert_marks_the_case_blocked(decision):
+    from shared.events import ALERT
+
+    feed(decision, received())
+    alert = make_event(ALERT, source="/t", subject="case-1", data={
+        "alert": "notice_held", "case_id": "case-1", "request_id": None, "detail": "N4 held: missing clause",
+        "raised_at": dt.datetime.now(UTC).isoformat()})
+    feed(decision, alert)
+    feed(decision, alert)
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").notice_blocked is True
+        assert service.queue_counts(s)["blocked_notices"] == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.event_type == "alert.notice_held")) == 1
