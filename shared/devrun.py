@@ -4,7 +4,6 @@ and fault tests use ``LocalSystem`` to run the same processes.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -14,18 +13,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.broker import EmbeddedBroker, port_open
+from shared.broker import EmbeddedBroker, die_with_parent, port_open
 from shared.settings import DEFAULT_PORTS, REPO_ROOT, env
 
 SERVICES = ("intake", "classifier", "decision", "notifier")
-
-
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the runner dies, so no orphan keeps a port."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 @dataclass
@@ -95,8 +86,9 @@ class LocalSystem:
         if kind == "web":
             args += ["--workers", str(self.web_workers)]
         log = open(self.log_dir / f"{service}-{kind}.log", "ab")
+        # Own session: Ctrl-C reaches only the runner, which stops the children in order.
         proc = subprocess.Popen(args, env=self.env(), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=die_with_parent, start_new_session=True)
         self.procs[(service, kind)] = proc
         return proc
 
@@ -109,10 +101,10 @@ class LocalSystem:
             self.start_process(service, "web")
             self.start_process(service, "worker")
 
-    def wait_healthy(self, timeout: float = 180.0) -> None:
+    def wait_healthy(self, timeout: float = 300.0, should_stop=lambda: False) -> None:
         deadline = time.monotonic() + timeout
         pending = set(SERVICES)
-        while pending and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline and not should_stop():
             for service in list(pending):
                 for kind in ("web", "worker"):
                     proc = self.procs.get((service, kind))
@@ -122,7 +114,7 @@ class LocalSystem:
                 if self.healthy(service):
                     pending.discard(service)
             time.sleep(0.3)
-        if pending:
+        if pending and not should_stop():
             raise RuntimeError(f"not healthy after {timeout:.0f}s: {sorted(pending)} (logs in {self.log_dir})")
 
     def healthy(self, service: str) -> bool:
@@ -179,7 +171,9 @@ def main() -> int:
         system.prepare()
         system.start_services()
         print("starting services (the classifier loads its model)…", flush=True)
-        system.wait_healthy()
+        system.wait_healthy(should_stop=lambda: stopping)
+        if stopping:
+            return 0
         print(f"""
 modq is running (logs in {system.log_dir}):
   intake      {system.url('intake')}      POST /v1/reports, /openapi.json
