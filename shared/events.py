@@ -8,6 +8,7 @@ docs/events.md and docs/asyncapi.yaml describe each type with an example.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from marshmallow import Schema, ValidationError, fields, validate, EXCLUDE
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema, EXCLUDE
 
 from shared.settings import topic
 
@@ -59,6 +60,8 @@ class PartySchema(Schema):
     locale = fields.String(load_default="ja")
     is_rights_holder = fields.Boolean(load_default=False)
     agent_authority = fields.String(allow_none=True, load_default=None)
+    # DSA Art. 22: a notice from a trusted flagger is reported as such (SOURCE_TRUSTED_FLAGGER)
+    trusted_flagger = fields.Boolean(load_default=False)
 
 
 class ReportReceivedV1(Schema):
@@ -75,12 +78,18 @@ class ReportReceivedV1(Schema):
     deadline_at = fields.String(allow_none=True, load_default=None)
     request_type = fields.String(load_default="ordinary")
     post = fields.Nested(PostSchema, required=True)
-    reporter = fields.Nested(PartySchema, required=True)
+    # No reporter: the operator found the post itself (own detection, §28 and DSA SOURCE_VOLUNTARY).
+    reporter = fields.Nested(PartySchema, allow_none=True, load_default=None)
     reason = fields.String(allow_none=True, load_default=None)
     reason_category = fields.String(allow_none=True, load_default=None)
     right_infringed = fields.String(allow_none=True, load_default=None)
     is_repeat = fields.Boolean(load_default=False)
     evidence_sha256 = fields.String(allow_none=True, load_default=None)
+
+    @validates_schema
+    def _requests_have_a_requester(self, data, **kwargs):
+        if data.get("treated_as") == "deletion_request" and not data.get("reporter"):
+            raise ValidationError("a deletion request needs its requester", "reporter")
 
 
 class ReportScoredV1(Schema):
@@ -150,6 +159,20 @@ class DecisionRecordedV1(Schema):
     poster = fields.Nested(PartySchema, required=True)
     requests = fields.List(fields.Nested(RequestRefSchema), load_default=list)
     reverses = fields.String(allow_none=True, load_default=None)
+    suspension_permanent = fields.Boolean(load_default=False)  # added later; absent means False
+
+
+class AppealSubmittedV1(Schema):
+    """SNS -> decision: a poster contests a measure (DSA Art. 20; counted in the §28 report)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    appeal_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    decision_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    appellant_id = fields.String(required=True, validate=validate.Length(min=1, max=200))  # the poster's account id
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    submitted_at = fields.String(required=True)
 
 
 NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ")
@@ -193,6 +216,51 @@ class AlertV1(Schema):
     raised_at = fields.String(required=True)
 
 
+class PosterReplyV1(Schema):
+    """SNS -> decision: the poster answered an opinion inquiry (照会, §3(2)(ii)).
+
+    ``decision_id`` is the ``poster_inquiry`` decision that the inquiry came from;
+    ``delivered_at`` is when the inquiry reached the poster (the reply window starts there).
+    An objection needs no reason, so ``text`` may be empty. Added in a backward-compatible way:
+    a new type on its own topic, so existing consumers never see it.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    case_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    decision_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    poster_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    objection = fields.Boolean(required=True)
+    text = fields.String(load_default="", validate=validate.Length(max=20000))
+    received_at = fields.String(required=True)
+    delivered_at = fields.String(required=True)
+
+
+class InquiryDeliveredV1(Schema):
+    """notifier -> decision: an opinion inquiry (INQ, §3(2)(ii)) reached the poster.
+
+    ``reply_deadline_at`` is the end of the poster's reply window, counted from
+    ``delivered_at`` on the Asia/Tokyo calendar (7 days, or 2 for election and AV requests);
+    without an objection by then, the measure may be taken from ``measure_allowed_from``.
+    Added in a backward-compatible way: a new type on its own topic.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    notice_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    decision_id = fields.String(required=True)
+    poster_id = fields.String(required=True)
+    post_id = fields.String(allow_none=True, load_default=None)
+    request_type = fields.String(load_default="ordinary")
+    reply_days = fields.Integer(required=True)
+    delivered_at = fields.String(required=True)
+    reply_deadline_at = fields.String(required=True)
+    measure_allowed_from = fields.String(required=True)
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str          # CloudEvents `type`
@@ -212,9 +280,13 @@ REQUESTER_NOTICE = EventType("jp.modq.notice.requester.v1", "notices_requester",
 POSTER_NOTICE = EventType("jp.modq.notice.poster.v1", "notices_poster", NoticeV1)
 NOTICE_RECEIPT = EventType("jp.modq.notice.receipt.v1", "notices_receipts", NoticeReceiptV1)
 ALERT = EventType("jp.modq.alert.v1", "alerts", AlertV1)
+APPEAL_SUBMITTED = EventType("jp.modq.appeal.submitted.v1", "appeals", AppealSubmittedV1)
+POSTER_REPLY = EventType("jp.modq.poster.reply.v1", "poster_replies", PosterReplyV1)
+INQUIRY_DELIVERED = EventType("jp.modq.inquiry.delivered.v1", "inquiries_delivered", InquiryDeliveredV1)
 
 EVENT_TYPES = {t.name: t for t in (REPORT_RECEIVED, REPORT_SCORED, DECISION_RECORDED,
-                                   REQUESTER_NOTICE, POSTER_NOTICE, NOTICE_RECEIPT, ALERT)}
+                                   REQUESTER_NOTICE, POSTER_NOTICE, NOTICE_RECEIPT, ALERT, POSTER_REPLY,
+                                   INQUIRY_DELIVERED, APPEAL_SUBMITTED)}
 
 
 class InvalidEvent(ValueError):
@@ -248,10 +320,17 @@ class Envelope:
         return _FORMAT.write(event)
 
 
+@functools.lru_cache(maxsize=None)
+def schema_instance(schema_class: type[Schema]) -> Schema:
+    """One instance per schema class: building a marshmallow schema (and its nested ones)
+    costs more than validating an event with it, and loading with it keeps no state."""
+    return schema_class()
+
+
 def make_event(event_type: EventType, *, source: str, subject: str, data: dict, id: str | None = None,
                time: dt.datetime | None = None) -> Envelope:
     """Validate ``data`` against the type's schema and wrap it in an envelope."""
-    errors = event_type.schema().validate(data)
+    errors = schema_instance(event_type.schema).validate(data)
     if errors:
         raise InvalidEvent(f"{event_type.name}: {errors}")
     return Envelope(
@@ -290,7 +369,7 @@ def parse_event(raw: bytes, expected: tuple[str, ...] | None = None) -> Envelope
     known = EVENT_TYPES.get(etype)
     if known is not None:
         try:
-            data = known.schema().load(data)
+            data = schema_instance(known.schema).load(data)
         except ValidationError as exc:
             raise InvalidEvent(f"{etype}: invalid data: {exc.messages}") from None
     if not event.get_subject():

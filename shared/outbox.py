@@ -113,19 +113,25 @@ class OutboxRelay:
                 return 0
             futures = [self.producer.send(r.topic, key=r.key, value=r.payload) for r in rows]
             self.producer.flush(timeout=30)
-            now = utcnow()
-            sent = 0
+            sent_seqs, failed_seqs = [], []
             for row, future in zip(rows, futures):
-                row.attempts += 1
                 try:
                     future.get(timeout=30)
+                    sent_seqs.append(row.seq)
                 except Exception as exc:  # keep it unsent; the next pass retries
                     log.warning("outbox publish failed for %s: %s", row.event_id, exc)
-                    continue
-                row.published_at = now
-                sent += 1
+                    failed_seqs.append(row.seq)
+            # One UPDATE per outcome rather than one per row: the relay keeps up with bursts.
+            self._mark(uow.session, sent_seqs, published_at=utcnow())
+            self._mark(uow.session, failed_seqs)
             uow.commit()
-            return sent
+            return len(sent_seqs)
+
+    def _mark(self, session: Session, seqs: list[int], **values) -> None:
+        if seqs:
+            session.execute(sa.update(self.model).where(self.model.seq.in_(seqs))
+                            .values(attempts=self.model.attempts + 1, **values)
+                            .execution_options(synchronize_session=False))
 
     def run_forever(self) -> None:
         backoff = self.poll_seconds

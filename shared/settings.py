@@ -24,7 +24,9 @@ DEFAULT_TOPICS = {
     "notices_poster": "modq.notices.poster",
     "notices_receipts": "modq.notices.receipts",
     "poster_replies": "modq.poster.replies",
+    "inquiries_delivered": "modq.inquiries.delivered",
     "alerts": "modq.alerts",
+    "appeals": "modq.appeals",
     "deadletter": "modq.deadletter",
 }
 

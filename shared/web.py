@@ -121,3 +121,22 @@ class ApiBlueprint(_SmorestBlueprint):
     """flask-smorest blueprint whose input errors are 400 with the fields and reasons."""
 
     ARGUMENTS_PARSER = _Parser()
+
+
+from flask_smorest import Api as _SmorestApi  # noqa: E402
+from marshmallow import Schema as _Schema, fields as _fields  # noqa: E402
+
+
+class ErrorSchema(_Schema):
+    """The body of every JSON error (``json_error``), as the OpenAPI documents show it."""
+
+    error = _fields.String(required=True, metadata={"description": "What went wrong"})
+    status = _fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    fields_ = _fields.Dict(data_key="fields", metadata={"description": "Invalid input: {location: {field: [reasons]}}"})
+
+
+class Api(_SmorestApi):
+    """flask-smorest Api whose documented error responses match what the services send
+    (flask-smorest's own schema documents a different body)."""
+
+    ERROR_SCHEMA = ErrorSchema

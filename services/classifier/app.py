@@ -4,15 +4,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask.views import MethodView
-from flask_smorest import Api, abort
+from flask_smorest import abort
+from shared.web import Api
 
 from shared.web import ApiBlueprint
 from marshmallow import Schema, fields, validate
 
 from shared.runtime import Runtime
-from shared.settings import env_float
+from shared.settings import env_float, sns_clients
+from shared.signing import SignatureError, verify
 from shared.web import install_common
 from services.classifier.models import Outbox
 
@@ -79,13 +81,28 @@ class ScoreResponseSchema(Schema):
 NUDGE_MESSAGE = ("この投稿は相手を傷つける表現を含んでいるかもしれません。このまま投稿しますか？"
                  "（送信前にもう一度読み返してみましょう）")
 
-blp = ApiBlueprint("score", __name__, url_prefix="/v1", description="Abuse scores")
+blp = ApiBlueprint("score", __name__, url_prefix="/v1", description="Abuse scores (HMAC-signed, as intake)")
+
+SIGNATURE_HEADERS = [{"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
+                     for name in ("X-Modq-Client", "X-Modq-Timestamp", "X-Modq-Signature")]
+
+
+@blp.before_request
+def _require_sns_signature():
+    # Scoring costs CPU and the texts are users' unpublished drafts: only a registered SNS backend
+    # may call it. No replay store: a replayed request changes nothing.
+    try:
+        verify(request.headers, request.get_data(cache=True), sns_clients())
+    except SignatureError as exc:
+        abort(401, message=str(exc))
 
 
 @blp.route("/score")
 class ScoreView(MethodView):
+    @blp.doc(parameters=SIGNATURE_HEADERS)
     @blp.arguments(ScoreRequestSchema, location="json")
     @blp.response(200, ScoreResponseSchema)
+    @blp.alt_response(401, description="Missing, unknown, stale or wrong signature")
     @blp.alt_response(503, description="Model not loaded yet")
     def post(self, body):
         """Score one text (``text``) or up to 64 (``texts``); returns a nudge flag per text."""

@@ -151,7 +151,8 @@ class AbuseClassifier:
         self.multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
 
         self.quantized = False
-        if quantize:
+        # a model's modq.json may say int8 does not keep its labels
+        if quantize and self.meta.get("quantize", True) is not False:
             model = self._quantize(model)
         self.model = model
         self._torch = torch

@@ -10,10 +10,12 @@ from shared.web import ApiBlueprint
 from shared import clock
 from shared.db import utcnow
 from services.decision import service
-from services.decision.auth import CAN_AUDIT, CAN_DECIDE, CAN_READ_QUEUE, api_user, require_api_role
+from services.decision.auth import (CAN_AUDIT, CAN_DECIDE, CAN_HAND_IN_REPLIES, CAN_READ_QUEUE, api_user,
+                                    require_api_role)
 from services.decision.domain import DecisionInput, DecisionRefused, is_near_deadline
 from services.decision.schemas import (CaseListSchema, CaseQuerySchema, CriteriaSchema, DecisionInSchema,
-                                       DecisionOutSchema, VerifyQuerySchema, VerifyResultSchema)
+                                       DecisionOutSchema, PosterReplyInSchema, PosterReplyOutSchema,
+                                       VerifyQuerySchema, VerifyResultSchema)
 
 blp = ApiBlueprint("api", __name__, url_prefix="/v1", description="Moderation API")
 
@@ -32,22 +34,24 @@ def case_summary(case, now) -> dict:
         "near_deadline": is_near_deadline(case.next_deadline_at, now), "notice_blocked": case.notice_blocked,
         "claimed_by": str(case.claimed_by) if case.claimed_by else None, "version": case.version,
         "created_at": clock.to_jst_iso(case.created_at),
+        "ready_to_decide": service.is_ready_to_decide(case, now),
     }
 
 
 @blp.route("/cases")
 class Cases(MethodView):
+    @require_api_role(CAN_READ_QUEUE)
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
-    @require_api_role(CAN_READ_QUEUE)
     def get(self, args):
         """Cases in queue order (highest priority first)."""
         now = utcnow()
         with _db().sessions() as session:
             cases = service.queue(session, status=args["status"], kind=args["kind"], category=args["category"],
-                                  near_deadline=args["near_deadline"], limit=args["limit"], offset=args["offset"],
-                                  now=now)
-            return {"cases": [case_summary(c, now) for c in cases], "counts": service.queue_counts(session, now)}
+                                  near_deadline=args["near_deadline"], view=args["view"], limit=args["limit"],
+                                  offset=args["offset"], now=now)
+            return {"cases": [case_summary(c, now) for c in cases],
+                    "counts": service.cached_queue_counts(session, now)}
 
 
 def _refused(exc: DecisionRefused):
@@ -69,9 +73,9 @@ class Claim(MethodView):
 
 @blp.route("/cases/<case_id>/decisions")
 class Decisions(MethodView):
+    @require_api_role(CAN_DECIDE)
     @blp.arguments(DecisionInSchema, location="json")
     @blp.response(201, DecisionOutSchema)
-    @require_api_role(CAN_DECIDE)
     def post(self, body, case_id):
         """Record a decision or a non-final step on a case."""
         data = DecisionInput(action=body["measure"], reason=body["reason"], clause_id=body.get("clause_id"),
@@ -86,7 +90,31 @@ class Decisions(MethodView):
         return {"id": decision.id, "case_id": decision.case_id, "action": decision.action, "final": decision.final,
                 "measure": decision.measure, "clause_id": decision.clause_id,
                 "clause_version": decision.clause_version, "exception_code": decision.exception_code,
-                "reason": decision.reason, "decided_at": clock.to_jst_iso(decision.decided_at)}
+                "reason": decision.reason, "decided_at": clock.to_jst_iso(decision.decided_at),
+                "scope": decision.scope, "suspension_permanent": decision.suspension_permanent,
+                "suspension_until": clock.to_jst_iso(decision.suspension_until) if decision.suspension_until else None,
+                "specialist_reviewed": decision.specialist_reviewed}
+
+
+@blp.route("/cases/<case_id>/poster-replies")
+class PosterReplies(MethodView):
+    @require_api_role(CAN_HAND_IN_REPLIES)
+    @blp.arguments(PosterReplyInSchema, location="json")
+    @blp.response(201, PosterReplyOutSchema)
+    def post(self, body, case_id):
+        """Hand in the poster's reply to an opinion inquiry (§3(2)(ii)); role ``sns`` or ``admin``.
+
+        The same ``reply_id`` is recorded once. An objection inside the window (7 or 2 days from
+        ``delivered_at``) keeps the case from being ready to decide; a late one is kept and logged."""
+        data = {**body, "case_id": case_id}
+        try:
+            reply, window_end = service.submit_poster_reply(_db(), data, reply_id=body.get("reply_id"),
+                                                            actor=f"api:{api_user().pseudonym}")
+        except DecisionRefused as exc:
+            _refused(exc)
+        return {"id": reply.id, "case_id": reply.case_id, "decision_id": reply.decision_id,
+                "objection": reply.objection, "late": reply.late, "received_at": clock.to_jst_iso(reply.received_at),
+                "window_ends_at": clock.to_jst_iso(window_end)}
 
 
 @blp.route("/criteria")
@@ -105,9 +133,9 @@ class Criteria(MethodView):
 
 @blp.route("/audit/verify")
 class Verify(MethodView):
+    @require_api_role(CAN_AUDIT)
     @blp.arguments(VerifyQuerySchema, location="query")
     @blp.response(200, VerifyResultSchema)
-    @require_api_role(CAN_AUDIT)
     def get(self, args):
         """Verify the audit log's hash chain over a period; gives the first broken link."""
         with _db().sessions() as session:

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, request, session
 from flask_babel import Babel
 from flask_login import current_user
-from flask_smorest import Api
+from shared.web import Api
 from flask_wtf.csrf import CSRFProtect
 
 from shared.runtime import Runtime
@@ -62,6 +62,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     smorest = Api(app)
     csrf.exempt(api.blp)  # the API authenticates every request itself (Basic/Bearer), no cookies
     smorest.register_blueprint(api.blp)
+    from services.decision.audit import views as audit_views
+
+    csrf.exempt(audit_views.blp)  # authenticated like the API (Basic/Bearer), no cookies needed
+    smorest.register_blueprint(audit_views.blp)
     install_common(app, "decision", runtime.health_checks())
 
     @app.after_request

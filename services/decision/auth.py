@@ -25,6 +25,8 @@ CAN_READ_QUEUE = {"moderator", "specialist", "supervisor", "admin", "auditor"}
 CAN_SEE_CONTACTS = {"specialist", "supervisor", "admin"}
 CAN_AUDIT = {"auditor", "supervisor", "admin"}
 CAN_ADMIN = {"admin"}
+# The SNS's service account hands in posters' replies to inquiries (§3(2)(ii)); nothing else.
+CAN_HAND_IN_REPLIES = {"sns", "admin"}
 
 
 class SessionUser(UserMixin):

@@ -57,4 +57,42 @@ def create_user(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user}
+def bench(argv: list[str]) -> int:
+    """Time the queue API and page over 100,000 open cases in a fresh PostgreSQL database."""
+    from services.decision.bench import run
+
+    return run(argv)
+
+
+def transparency(argv: list[str]) -> int:
+    """Write the §28 transparency report (default: the April–March year containing today, JST)."""
+    import sys
+
+    from shared.db import utcnow
+    from services.decision.audit import periods, render
+    from services.decision.audit import transparency as report_module
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision transparency")
+    parser.add_argument("--from", dest="start", help="YYYY-MM-DD (JST) or an ISO instant")
+    parser.add_argument("--to", dest="end", help="YYYY-MM-DD (JST, inclusive) or an ISO instant (exclusive)")
+    parser.add_argument("--format", choices=("json", "csv", "html"), default="json")
+    parser.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (Excel)")
+    parser.add_argument("--output", help="file to write (default: standard output)")
+    args = parser.parse_args(argv)
+    try:
+        start, end = periods.resolve(args.start, args.end, utcnow())
+    except periods.BadPeriod as exc:
+        parser.error(str(exc))
+    with make_runtime().db.sessions() as session:
+        report = report_module.generate(session, start, end)
+    text = {"json": lambda: json.dumps(report, ensure_ascii=False, indent=1) + "\n",
+            "csv": lambda: render.csv_text(report, args.bom), "html": lambda: render.html(report)}[args.format]()
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "bench": bench, "transparency": transparency}

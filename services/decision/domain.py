@@ -50,6 +50,9 @@ DELAY_ITEMS = {"i": "発信者への意見照会を行うため", "ii": "侵害�
 
 CRITERIA_MIN_AGE = dt.timedelta(days=14)
 
+# A report.received event without a reporter is the operator's own detection (§28 route).
+OWN_DETECTION_REPORTER = {"id": "system:own_detection"}
+
 
 def top_category(categories: dict | None) -> str | None:
     if not categories:
@@ -132,9 +135,81 @@ def validate_input(data: DecisionInput, now: dt.datetime) -> None:
         if data.suspension_until is not None and data.suspension_until <= now:
             raise DecisionRefused("停止の終了日時は将来でなければなりません（end date must be in the future）",
                                   "suspension_until")
+    if data.action == "suspend_account" and data.suspension_permanent and data.suspension_until is not None:
+        raise DecisionRefused("終了日時と「無期限」は同時に指定できません（end date or permanent, not both）",
+                              "suspension_until")
+    validate_scope(data.scope)
     if data.action == "delay_other":
         if data.delay_item not in (None, "iii"):
             raise DecisionRefused("delay_other is §25(2)(iii)", "delay_item")
+
+
+VISIBILITIES = ("japan_only",)
+
+
+def validate_scope(scope: dict | None) -> None:
+    """The exact scope of a measure (§3(2)(i)): the whole post, or some of its media, and
+    optionally only viewers in Japan."""
+    if scope is None:
+        return
+    if not isinstance(scope, dict):
+        raise DecisionRefused("scope must be an object", "scope")
+    unknown = set(scope) - {"whole_post", "items", "visibility"}
+    if unknown:
+        raise DecisionRefused(f"scope: unknown fields {sorted(unknown)}", "scope")
+    items = scope.get("items") or []
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise DecisionRefused("対象の一部はメディアIDの一覧で指定してください（scope.items: list of media ids）",
+                              "scope.items")
+    if scope.get("visibility") not in (None, *VISIBILITIES):
+        raise DecisionRefused(f"閲覧制限の範囲が不正です（scope.visibility: one of {VISIBILITIES}）",
+                              "scope.visibility")
+
+
+def check_scope_items(scope: dict | None, post: dict) -> None:
+    """Partial measures name media that the preserved post really has."""
+    items = (scope or {}).get("items") or []
+    known = {str(m.get("id")) for m in post.get("media") or [] if isinstance(m, dict) and m.get("id")}
+    missing = [i for i in items if i not in known]
+    if missing:
+        raise DecisionRefused(f"投稿にないメディアIDです: {', '.join(missing)}（scope.items: unknown media ids）",
+                              "scope.items")
+
+
+def normal_scope(scope: dict | None) -> dict:
+    items = list((scope or {}).get("items") or [])
+    return {"whole_post": not items, "items": items, "visibility": (scope or {}).get("visibility")}
+
+
+CLAUSE_ROUTES = ("request", "report", "own_detection")
+CLAUSE_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def clean_clause(clause_id: str, fields: dict) -> dict:
+    """A clause's fields, checked: criteria must be specific and plainly written (§26)."""
+    if not clause_id or len(clause_id) > 32 or not set(clause_id) <= CLAUSE_ID_CHARS:
+        raise DecisionRefused("条項IDは英大文字・数字・ハイフンで32文字以内です（clause_id: A-Z 0-9 -）", "clause_id")
+    title, text = (fields.get("title") or "").strip(), (fields.get("text") or "").strip()
+    if not title or len(title) > 200:
+        raise DecisionRefused("条項の見出しを200文字以内で入力してください（title required）", "title")
+    if not text:
+        raise DecisionRefused("条項の本文を入力してください（text required）", "text")
+    routes, measures = list(fields.get("routes") or []), list(fields.get("measures") or [])
+    if not routes or not set(routes) <= set(CLAUSE_ROUTES):
+        raise DecisionRefused(f"対象となる経路を1つ以上選んでください（routes ⊆ {CLAUSE_ROUTES}）", "routes")
+    allowed = ("remove", "hide", "suspend_account")
+    if not measures or not set(measures) <= set(allowed):
+        raise DecisionRefused(f"措置を1つ以上選んでください（measures ⊆ {allowed}）", "measures")
+    covers_suspension = bool(fields.get("covers_suspension"))
+    if covers_suspension != ("suspend_account" in measures):
+        raise DecisionRefused("アカウント停止を定める条項は措置に「アカウント停止」を含めてください"
+                              "（covers_suspension must match measures）", "covers_suspension")
+    category = (fields.get("category") or "").strip() or None
+    if category and len(category) > 32:
+        raise DecisionRefused("分類は32文字以内です（category too long）", "category")
+    examples = [e.strip() for e in fields.get("examples") or [] if e and e.strip()]
+    return {"title": title, "text": text, "category": category, "routes": routes, "measures": measures,
+            "covers_suspension": covers_suspension, "examples": examples}
 
 
 def criteria_in_force_since(published_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -26,7 +26,9 @@ class Inbox(InboxMixin, Base):
     pass
 
 
-ROLES = ("moderator", "specialist", "supervisor", "auditor", "admin")
+# "sns" is a service account for the SNS platform itself: it may only hand in posters'
+# replies to inquiries (POST /v1/cases/<id>/poster-replies), never read the queue.
+ROLES = ("moderator", "specialist", "supervisor", "auditor", "admin", "sns")
 
 
 class User(Base):
@@ -59,8 +61,15 @@ CASE_STATUSES = ("open", "decided")
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
-        sa.Index("ix_cases_queue", "status", "priority", "created_at"),
+        # The queue reads "status = open ORDER BY priority DESC, created_at ASC LIMIT n": the index
+        # carries the same mixed order so the database walks it instead of sorting every open case.
+        sa.Index("ix_cases_queue", "status", sa.text("priority DESC"), "created_at"),
         sa.Index("ix_cases_deadline", "status", "next_deadline_at"),
+        # queue_counts() reads only these columns of the open cases: on PostgreSQL an index-only
+        # scan of this narrow index instead of a scan of the wide rows (post JSON and all).
+        sa.Index("ix_cases_open_counts", "status",
+                 postgresql_include=["request_count", "next_deadline_at", "notice_blocked", "stage",
+                                     "ready_to_decide_at"]),
         sa.Index("ix_cases_author", "author_id"),
     )
 
@@ -86,6 +95,9 @@ class Case(Base):
     claim_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notice_blocked: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     deadline_alert: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # §3(2)(ii): end of the poster's reply window once the inquiry was delivered; cleared when the
+    # poster objects in time. Past this instant the case is 判断可能 (ready to decide).
+    ready_to_decide_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -162,6 +174,8 @@ class Decision(Base):
     facts: Mapped[str | None] = mapped_column(sa.Text)
     scope: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
     suspension_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    suspension_permanent: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
+                                                      server_default=sa.false())
     delay_item: Mapped[str | None] = mapped_column(sa.String(8))
     decided_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
     decided_by_role: Mapped[str] = mapped_column(sa.String(32), nullable=False)
@@ -171,6 +185,38 @@ class Decision(Base):
     score: Mapped[float | None] = mapped_column(sa.Float)
     reverses: Mapped[str | None] = mapped_column(sa.String(64))
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class PosterInquiry(Base):
+    """An opinion inquiry to the poster (照会, §3(2)(ii)): one per ``poster_inquiry`` decision."""
+
+    __tablename__ = "poster_inquiries"
+
+    decision_id: Mapped[str] = mapped_column(sa.ForeignKey("decisions.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    notice_id: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)  # the notifier's INQ id
+    request_type: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="ordinary")
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    window_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="waiting")  # waiting | objected
+
+
+class PosterReply(Base):
+    """The poster's answer to an inquiry, as the SNS handed it in. Never updated."""
+
+    __tablename__ = "poster_replies"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    decision_id: Mapped[str] = mapped_column(sa.ForeignKey("poster_inquiries.decision_id"), nullable=False)
+    poster_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    objection: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    delivered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    late: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class AuditEvent(Base):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, RAISE
 
-from services.decision.domain import ACTIONS, EXCEPTION_CODES
+from services.decision.domain import ACTIONS, EXCEPTION_CODES, VISIBILITIES
+from services.decision.service import QUEUE_VIEWS
 
 
 class CaseQuerySchema(Schema):
@@ -11,6 +12,9 @@ class CaseQuerySchema(Schema):
     kind = fields.String(load_default=None, validate=validate.OneOf(("report", "deletion_request")))
     category = fields.String(load_default=None, validate=validate.Length(max=32))
     near_deadline = fields.Boolean(load_default=False)
+    view = fields.String(load_default=None, validate=validate.OneOf(QUEUE_VIEWS),
+                         metadata={"description": "specialist: referred to a 専門員; ready: the poster's reply "
+                                                  "window ended without objection (判断可能)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
 
@@ -33,11 +37,25 @@ class CaseSummarySchema(Schema):
     claimed_by = fields.String(allow_none=True)
     version = fields.Integer()
     created_at = fields.String()
+    ready_to_decide = fields.Boolean()
 
 
 class CaseListSchema(Schema):
     cases = fields.List(fields.Nested(CaseSummarySchema))
     counts = fields.Dict()
+
+
+class ScopeSchema(Schema):
+    """What exactly the measure covers (§3(2)(i)); omitted: the whole post, everywhere."""
+
+    class Meta:
+        unknown = RAISE
+
+    whole_post = fields.Boolean(load_default=None, allow_none=True)
+    items = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
+                        validate=validate.Length(max=100), metadata={"description": "media ids of the post"})
+    visibility = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(VISIBILITIES),
+                               metadata={"description": "japan_only: restrict only for viewers in Japan"})
 
 
 class DecisionInSchema(Schema):
@@ -51,7 +69,7 @@ class DecisionInSchema(Schema):
     exception_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(EXCEPTION_CODES)))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     facts = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
-    scope = fields.Dict(load_default=None, allow_none=True)
+    scope = fields.Nested(ScopeSchema, load_default=None, allow_none=True)
     suspension_until = fields.AwareDateTime(load_default=None, allow_none=True)
     suspension_permanent = fields.Boolean(load_default=False)
     expected_version = fields.Integer(load_default=None, allow_none=True)
@@ -68,6 +86,38 @@ class DecisionOutSchema(Schema):
     exception_code = fields.String(allow_none=True)
     reason = fields.String()
     decided_at = fields.String()
+    scope = fields.Dict()
+    suspension_until = fields.String(allow_none=True)
+    suspension_permanent = fields.Boolean()
+    specialist_reviewed = fields.Boolean()
+
+
+class PosterReplyInSchema(Schema):
+    """The poster's answer to an opinion inquiry (§3(2)(ii)), handed in by the SNS."""
+
+    class Meta:
+        unknown = RAISE
+
+    reply_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the SNS's id for this reply; the same id is recorded once"})
+    decision_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                metadata={"description": "the poster_inquiry decision that the inquiry came from"})
+    poster_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    objection = fields.Boolean(required=True)
+    text = fields.String(load_default="", validate=validate.Length(max=20000))
+    received_at = fields.AwareDateTime(required=True)
+    delivered_at = fields.AwareDateTime(required=True,
+                                        metadata={"description": "when the inquiry reached the poster"})
+
+
+class PosterReplyOutSchema(Schema):
+    id = fields.String()
+    case_id = fields.String()
+    decision_id = fields.String()
+    objection = fields.Boolean()
+    late = fields.Boolean()
+    received_at = fields.String()
+    window_ends_at = fields.String()
 
 
 class ClauseSchema(Schema):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import uuid
 
@@ -23,8 +24,9 @@ from shared.outbox import claim_inbox, stage
 from services.decision import domain
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
-                                      Decision, Inbox, Outbox, User)
+                                      Decision, Inbox, Outbox, PosterInquiry, PosterReply, User)
 
+log = logging.getLogger(__name__)
 SOURCE = "/modq/decision"
 CLAIM_LEASE = dt.timedelta(minutes=15)
 WARNING_WINDOW = dt.timedelta(hours=24)
@@ -84,7 +86,7 @@ def verify_chain(session: Session, start: dt.datetime | None = None, end: dt.dat
 
 # --- users -----------------------------------------------------------------------------
 
-DEV_USERS = ("moderator", "specialist", "supervisor", "auditor", "admin")
+DEV_USERS = ("moderator", "specialist", "supervisor", "auditor", "admin", "sns")
 
 
 def create_user(session: Session, email: str, password: str, role: str) -> User:
@@ -155,9 +157,10 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
         case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
         reopened = True
     if session.get(CaseReport, data["report_id"]) is None:
+        reporter = data.get("reporter") or domain.OWN_DETECTION_REPORTER
         session.add(CaseReport(
             report_id=data["report_id"], case_id=case.id, kind=data["kind"], treated_as=data["treated_as"],
-            reporter_id=data["reporter"]["id"], reporter=data["reporter"], reason=data.get("reason"),
+            reporter_id=reporter["id"], reporter=reporter, reason=data.get("reason"),
             reason_category=data.get("reason_category"), right_infringed=data.get("right_infringed"),
             request_type=data.get("request_type") or "ordinary", is_repeat=bool(data.get("is_repeat")),
             received_at=clock.parse_instant(data["received_at"]),
@@ -188,7 +191,7 @@ def on_report_scored(session: Session, env: Envelope, now: dt.datetime | None = 
 
 
 def handle_events(db: Database, envelopes: list[Envelope]) -> None:
-    from shared.events import ALERT, REPORT_RECEIVED, REPORT_SCORED
+    from shared.events import ALERT, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 
     with db.unit_of_work() as uow:
         deferred = []
@@ -199,6 +202,12 @@ def handle_events(db: Database, envelopes: list[Envelope]) -> None:
             elif env.type == ALERT.name:
                 if claim_inbox(uow.session, Inbox, "alerts", env):
                     on_alert(uow.session, env)
+            elif env.type == INQUIRY_DELIVERED.name:
+                if claim_inbox(uow.session, Inbox, "inquiries-delivered", env):
+                    on_inquiry_delivered(uow.session, env)
+            elif env.type == POSTER_REPLY.name:
+                if claim_inbox(uow.session, Inbox, "poster-replies", env):
+                    on_poster_reply(uow.session, env)
         for env in envelopes:
             if env.type == REPORT_SCORED.name:
                 if uow.session.get(Inbox, ("project-scores", env.id)) is not None:
@@ -211,6 +220,16 @@ def handle_events(db: Database, envelopes: list[Envelope]) -> None:
     if deferred:
         # The score overtook its report (different topics): fail the batch so it is retried.
         raise RuntimeError(f"{len(deferred)} scores arrived before their reports; retrying")
+
+
+def on_poster_reply(session: Session, env: Envelope) -> None:
+    """A reply from the Kafka topic. One that names no known inquiry cannot be retried into
+    validity: it is logged and dropped rather than blocking the topic."""
+    try:
+        with session.begin_nested():
+            record_poster_reply(session, env.data, reply_id=env.id, actor="system:sns")
+    except DecisionRefused as exc:
+        log.warning("poster reply %s refused: %s", env.id, exc.message)
 
 
 def on_alert(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
@@ -322,6 +341,8 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)
+        if data.action in ("remove", "hide", "suspend_account"):
+            domain.check_scope_items(data.scope, case.post)
         clause = clause_in_force(session, data.clause_id, now) if data.clause_id else None
         if clause and data.action == "suspend_account" and not clause.covers_suspension:
             raise DecisionRefused(f"条項 {clause.clause_id} はアカウント停止を定めていません", "clause_id")
@@ -332,7 +353,8 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             clause_version=clause.version if clause else None, clause_id=clause.clause_id if clause else None,
             clause_snapshot=_clause_snapshot(session, clause) if clause else None,
             exception_code=data.exception_code, reason=data.reason.strip(), facts=(data.facts or "").strip() or None,
-            scope=data.scope or {"whole_post": True}, suspension_until=data.suspension_until,
+            scope=domain.normal_scope(data.scope), suspension_until=data.suspension_until,
+            suspension_permanent=data.action == "suspend_account" and data.suspension_permanent,
             delay_item=_delay_item(data), decided_by=user.id, decided_by_role=user.role,
             specialist_reviewed=user.role == "specialist", ai_assisted=case.score is not None,
             model_version=case.model_version, score=case.score, reverses=data.reverses, decided_at=now)
@@ -346,6 +368,8 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             case.status, case.stage, case.decided_at = "decided", None, now
         else:
             case.stage = data.action
+        if data.action == "poster_inquiry":
+            _open_inquiry(session, case, decision, reports, now)
         case.claimed_by, case.claim_expires_at = None, None
         session.flush()
         _refresh(case, session, now)
@@ -353,10 +377,23 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
         append_audit(session, case_id=case.id, event_type=f"decision.{data.action}", actor=user.pseudonym,
                      payload={"decision_id": decision.id, "clause": decision.clause_snapshot,
+                              "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
+                              "suspension_permanent": decision.suspension_permanent,
                               "exception_code": decision.exception_code, "reason": decision.reason,
                               "scope": decision.scope, "requests": [r.report_id for r in reports]}, at=now)
         uow.commit()
-        return decision
+    forget_cached_counts()  # whoever decided sees the counters move at once
+    return decision
+
+
+def _open_inquiry(session: Session, case: Case, decision: Decision, reports: list[CaseReport],
+                  now: dt.datetime) -> None:
+    """Track the inquiry the notifier is about to send (its INQ notice id is derived the same way),
+    so its delivery receipt and the poster's reply can be matched to it."""
+    request_type = reports[0].request_type if reports else "ordinary"  # as the notifier counts the window
+    session.add(PosterInquiry(decision_id=decision.id, case_id=case.id, notice_id=stable_id("notice", "INQ", decision.id),
+                              request_type=request_type or "ordinary", sent_at=now, outcome="waiting"))
+    case.ready_to_decide_at = None
 
 
 def _delay_item(data: DecisionInput) -> str | None:
@@ -382,6 +419,7 @@ def decision_event(session: Session, case: Case, decision: Decision, reports: li
         "measure": decision.measure, "clause": decision.clause_snapshot, "exception_code": decision.exception_code,
         "reason": decision.reason, "facts": decision.facts, "scope": decision.scope,
         "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
+        "suspension_permanent": decision.suspension_permanent,
         "delay_item": decision.delay_item,
         "inquiry_days": None, "decided_at": decision.decided_at.isoformat(), "decided_by": user.pseudonym,
         "decided_by_role": user.role, "ai_assisted": decision.ai_assisted, "model_version": decision.model_version,
@@ -392,9 +430,14 @@ def decision_event(session: Session, case: Case, decision: Decision, reports: li
 
 # --- the queue --------------------------------------------------------------------------
 
+QUEUE_VIEWS = ("specialist", "ready")
+
+
 def queue(session: Session, *, status: str = "open", kind: str | None = None, category: str | None = None,
-          near_deadline: bool = False, claimed_by: int | None = None, limit: int = 50, offset: int = 0,
-          now: dt.datetime | None = None) -> list[Case]:
+          near_deadline: bool = False, claimed_by: int | None = None, view: str | None = None,
+          limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> list[Case]:
+    """Cases in queue order. ``view``: "specialist" (referred to a 専門員, §24/§25(2)(ii)) or
+    "ready" (the poster's reply window ended without objection, §3(2)(ii))."""
     now = now or utcnow()
     query = sa.select(Case).where(Case.status == status)
     if kind == "deletion_request":
@@ -407,17 +450,239 @@ def queue(session: Session, *, status: str = "open", kind: str | None = None, ca
         query = query.where(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + WARNING_WINDOW)
     if claimed_by is not None:
         query = query.where(Case.claimed_by == claimed_by)
+    if view == "specialist":
+        query = query.where(Case.stage == "refer_specialist")
+    elif view == "ready":
+        query = query.where(Case.ready_to_decide_at.is_not(None), Case.ready_to_decide_at <= now)
     query = query.order_by(Case.priority.desc(), Case.created_at.asc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 
+def is_ready_to_decide(case: Case, now: dt.datetime) -> bool:
+    return case.status == "open" and case.ready_to_decide_at is not None and case.ready_to_decide_at <= now
+
+
 def queue_counts(session: Session, now: dt.datetime | None = None) -> dict:
+    """All the queue's counters in one pass over the open cases (one query, not six)."""
+    row = session.execute(queue_counts_query(now or utcnow())).one()
+    keys = ("open", "requests", "near_deadline", "blocked_notices", "specialist", "ready")
+    return {key: value or 0 for key, value in zip(keys, row)}
+
+
+COUNTS_TTL = dt.timedelta(seconds=5)
+_counts_cache: dict[str, tuple[dt.datetime, dict]] = {}
+
+
+def cached_queue_counts(session: Session, now: dt.datetime | None = None) -> dict:
+    """The counters for the queue's header, at most 5 s old: counting every open case is the
+    one part of a queue request that grows with the backlog, and a header figure a few seconds
+    old is fine (the rows themselves are always read fresh)."""
     now = now or utcnow()
-    open_q = sa.select(sa.func.count()).select_from(Case).where(Case.status == "open")
+    key = str(session.get_bind().url)
+    hit = _counts_cache.get(key)
+    if hit is not None and now - hit[0] < COUNTS_TTL:
+        return hit[1]
+    counts = queue_counts(session, now)
+    _counts_cache[key] = (now, counts)
+    return counts
+
+
+def forget_cached_counts() -> None:
+    _counts_cache.clear()
+
+
+def queue_counts_query(now: dt.datetime) -> sa.Select:
+    near = sa.and_(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + WARNING_WINDOW)
+    ready = sa.and_(Case.ready_to_decide_at.is_not(None), Case.ready_to_decide_at <= now)
+    return sa.select(
+        sa.func.count(),
+        sa.func.count().filter(Case.request_count > 0),
+        sa.func.count().filter(near),
+        sa.func.count().filter(Case.notice_blocked.is_(True)),
+        sa.func.count().filter(Case.stage == "refer_specialist"),
+        sa.func.count().filter(ready),
+    ).select_from(Case).where(Case.status == "open")
+
+
+# --- poster inquiries and replies (§3(2)(ii)) -------------------------------------------
+
+def _start_reply_window(inquiry: PosterInquiry, case: Case, delivered_at: dt.datetime,
+                        window_ends_at: dt.datetime | None = None) -> None:
+    """The window runs from delivery (7 or 2 days); without an objection the case is ready to
+    decide from the instant after it ends. The notifier's count is used when it sent one."""
+    if inquiry.delivered_at is not None:
+        return
+    inquiry.delivered_at = delivered_at
+    inquiry.window_ends_at = window_ends_at or clock.inquiry_deadline(delivered_at, inquiry.request_type)
+    if inquiry.outcome == "waiting" and case.status == "open":
+        case.ready_to_decide_at = inquiry.window_ends_at + dt.timedelta(microseconds=1)
+
+
+def on_inquiry_delivered(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
+    """The notifier saw the INQ notice reach the poster: the reply window starts."""
+    data = env.data
+    inquiry = session.get(PosterInquiry, data["decision_id"]) or session.scalar(
+        sa.select(PosterInquiry).where(PosterInquiry.notice_id == data["notice_id"]))
+    if inquiry is None:
+        log.warning("delivery of unknown inquiry %s", data["decision_id"])
+        return
+    if inquiry.delivered_at is not None:
+        return
+    case = session.get(Case, inquiry.case_id)
+    _start_reply_window(inquiry, case, clock.parse_instant(data["delivered_at"]),
+                        clock.parse_instant(data["reply_deadline_at"]))
+    append_audit(session, case_id=case.id, event_type="inquiry.delivered", actor="system:notifier",
+                 payload={"decision_id": inquiry.decision_id, "delivered_at": data["delivered_at"],
+                          "window_ends_at": inquiry.window_ends_at.isoformat()}, at=now)
+
+
+def record_poster_reply(session: Session, data: dict, *, reply_id: str, actor: str,
+                        now: dt.datetime | None = None) -> PosterReply:
+    """Store a poster's reply once (the same ``reply_id`` returns the first record).
+
+    An objection inside the window takes the case off 判断可能; a late one is kept and logged
+    but changes nothing (§3(2)(ii): only an objection within the window counts)."""
+    now = now or utcnow()
+    existing = session.get(PosterReply, reply_id)
+    if existing is not None:
+        return existing
+    inquiry = session.get(PosterInquiry, data["decision_id"])
+    if inquiry is None or inquiry.case_id != data["case_id"]:
+        raise DecisionRefused("この案件にその意見照会はありません（no such inquiry on this case）", "decision_id",
+                              status=404)
+    case = session.get(Case, inquiry.case_id)
+    if data["poster_id"] != case.author_id:
+        raise DecisionRefused("回答者が投稿者と一致しません（poster_id is not the post's author）", "poster_id",
+                              status=422)
+    received_at, delivered_at = _reply_instant(data, "received_at"), _reply_instant(data, "delivered_at")
+    if received_at < delivered_at:
+        raise DecisionRefused("回答日時が照会の到達より前です（received_at before delivered_at）", "received_at",
+                              status=422)
+    _start_reply_window(inquiry, case, delivered_at)
+    late = received_at > inquiry.window_ends_at
+    reply = PosterReply(id=reply_id, case_id=case.id, decision_id=inquiry.decision_id, poster_id=data["poster_id"],
+                        objection=bool(data["objection"]), text=(data.get("text") or "").strip(),
+                        received_at=received_at, delivered_at=delivered_at, late=late, recorded_at=now)
+    session.add(reply)
+    if reply.objection and not late:
+        inquiry.outcome = "objected"
+        case.ready_to_decide_at = None
+    event_type = "poster.late_objection" if reply.objection and late else "poster.reply"
+    append_audit(session, case_id=case.id, event_type=event_type, actor=actor, at=now, payload={
+        "reply_id": reply_id, "decision_id": inquiry.decision_id, "objection": reply.objection, "late": late,
+        "received_at": received_at.isoformat(), "delivered_at": delivered_at.isoformat(),
+        "window_ends_at": inquiry.window_ends_at.isoformat()})
+    session.flush()
+    return reply
+
+
+def _reply_instant(data: dict, field: str) -> dt.datetime:
+    value = data[field]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise DecisionRefused(f"{field} needs a UTC offset", field, status=422)
+        return value.astimezone(dt.timezone.utc)
+    try:
+        return clock.parse_instant(value)
+    except (TypeError, ValueError):
+        raise DecisionRefused(f"{field}: ISO 8601 date-time with offset expected", field, status=422) from None
+
+
+def submit_poster_reply(db: Database, data: dict, *, reply_id: str | None,
+                        actor: str) -> tuple[PosterReply, dt.datetime]:
+    """Record a reply; gives it with the end of its reply window."""
+    with db.unit_of_work() as uow:
+        reply = record_poster_reply(uow.session, data, reply_id=reply_id or str(uuid.uuid4()), actor=actor)
+        window_ends_at = uow.session.get(PosterInquiry, reply.decision_id).window_ends_at
+        uow.commit()
+        return reply, window_ends_at
+
+
+# --- criteria catalogue administration (§26) --------------------------------------------
+
+CLAUSE_FIELDS = ("title", "text", "category", "routes", "measures", "covers_suspension", "examples")
+
+
+def criteria_versions(session: Session, now: dt.datetime) -> dict:
+    """Every version, sorted into in force, upcoming (published, not yet 14 days), past and drafts."""
+    in_force, _ = criteria_in_force(session, now)
+    versions = session.scalars(sa.select(CriteriaVersion).order_by(CriteriaVersion.created_at.desc())).all()
+    published = [v for v in versions if v.status == "published"]
     return {
-        "open": session.scalar(open_q) or 0,
-        "requests": session.scalar(open_q.where(Case.request_count > 0)) or 0,
-        "near_deadline": session.scalar(open_q.where(Case.next_deadline_at.is_not(None),
-                                                     Case.next_deadline_at <= now + WARNING_WINDOW)) or 0,
-        "blocked_notices": session.scalar(open_q.where(Case.notice_blocked.is_(True))) or 0,
+        "in_force": in_force,
+        "upcoming": sorted([v for v in published if not domain.criteria_in_force_since(v.published_at, now)],
+                           key=lambda v: v.published_at),
+        "past": sorted([v for v in published if in_force is not None and v.version != in_force.version
+                        and v.published_at < in_force.published_at], key=lambda v: v.published_at, reverse=True),
+        "drafts": [v for v in versions if v.status == "draft"],
     }
+
+
+def in_force_from(version: CriteriaVersion) -> dt.datetime | None:
+    return version.published_at + domain.CRITERIA_MIN_AGE if version.published_at else None
+
+
+def draft_criteria_version(session: Session, new_version: str, actor: str, note: str | None = None,
+                           now: dt.datetime | None = None) -> CriteriaVersion:
+    """A new draft, starting as a copy of the newest published version."""
+    now = now or utcnow()
+    new_version = (new_version or "").strip()
+    if not new_version or len(new_version) > 32:
+        raise DecisionRefused("版の名前を32文字以内で入力してください（version: 1–32 characters）", "version")
+    if session.get(CriteriaVersion, new_version) is not None:
+        raise DecisionRefused(f"版 {new_version} は既にあります（version exists）", "version", status=409)
+    source = session.scalar(sa.select(CriteriaVersion).where(CriteriaVersion.status == "published")
+                            .order_by(CriteriaVersion.published_at.desc()).limit(1))
+    draft = CriteriaVersion(version=new_version, status="draft", note=(note or "").strip() or None, created_at=now)
+    session.add(draft)
+    session.flush()
+    for clause in session.scalars(sa.select(Clause).where(Clause.version == source.version)) if source else []:
+        session.add(Clause(version=new_version, clause_id=clause.clause_id,
+                           **{f: getattr(clause, f) for f in CLAUSE_FIELDS}))
+    append_audit(session, case_id=None, event_type="criteria.drafted", actor=actor, at=now,
+                 payload={"version": new_version, "copied_from": source.version if source else None})
+    session.flush()
+    return draft
+
+
+def _draft(session: Session, version: str) -> CriteriaVersion:
+    draft = session.get(CriteriaVersion, version)
+    if draft is None:
+        raise DecisionRefused("版が見つかりません（version not found）", "version", status=404)
+    if draft.status != "draft":
+        raise DecisionRefused("公表済みの版は変更できません。新しい版を作成してください（published versions are frozen）",
+                              "version", status=409)
+    return draft
+
+
+def save_clause(session: Session, version: str, clause_id: str, fields: dict, actor: str,
+                now: dt.datetime | None = None) -> Clause:
+    """Create or edit one clause of a draft."""
+    _draft(session, version)
+    clause_id = (clause_id or "").strip()
+    values = domain.clean_clause(clause_id, fields)
+    clause = session.get(Clause, (version, clause_id))
+    if clause is None:
+        clause = Clause(version=version, clause_id=clause_id, **values)
+        session.add(clause)
+    else:
+        for key, value in values.items():
+            setattr(clause, key, value)
+    append_audit(session, case_id=None, event_type="criteria.clause_saved", actor=actor, at=now,
+                 payload={"version": version, "clause_id": clause_id, **values})
+    session.flush()
+    return clause
+
+
+def publish_criteria(session: Session, version: str, actor: str, now: dt.datetime | None = None) -> CriteriaVersion:
+    """Publish a draft now. It governs measures only 14 days later (§26)."""
+    now = now or utcnow()
+    draft = _draft(session, version)
+    if not session.scalar(sa.select(sa.func.count()).select_from(Clause).where(Clause.version == version)):
+        raise DecisionRefused("条項のない版は公表できません（a version needs clauses）", "version")
+    draft.status, draft.published_at = "published", now
+    append_audit(session, case_id=None, event_type="criteria.published", actor=actor, at=now,
+                 payload={"version": version, "published_at": now.isoformat(),
+                          "in_force_from": in_force_from(draft).isoformat()})
+    session.flush()
+    return draft

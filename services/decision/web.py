@@ -8,14 +8,17 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 
 from shared import clock
 from shared.db import utcnow
+from shared.web import json_error, wants_json
 from services.decision import domain, service
-from services.decision.auth import (CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser, check_password,
-                                    require_role)
+from services.decision.auth import (CAN_ADMIN, CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser,
+                                    check_password, require_role)
 from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import AuditEvent, Case, CaseReport, Decision
+from services.decision.models import (AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Decision, PosterInquiry,
+                                      PosterReply, User)
 
 bp = Blueprint("web", __name__)
 
@@ -29,6 +32,52 @@ def jst_filter(value):
     if value is None:
         return "—"
     return value.astimezone(clock.legal_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_global()
+def stage_label(stage: str | None) -> str:
+    labels = {"poster_inquiry": _("意見照会中"), "refer_specialist": _("専門員の調査中"),
+              "delay_other": _("延長中"), "open": _("未対応"), "decided": _("決定済み")}
+    return labels.get(stage or "", stage or "")
+
+
+@bp.app_template_global()
+def action_label(action: str | None) -> str:
+    labels = {"remove": _("削除"), "hide": _("非表示・閲覧制限"), "suspend_account": _("アカウント停止"),
+              "no_action": _("措置なし"), "poster_inquiry": _("発信者へ意見照会"),
+              "refer_specialist": _("専門員の調査へ"), "delay_other": _("延長")}
+    return labels.get(action or "", action or "")
+
+
+@bp.app_template_filter("route_label")
+def route_label(route: str) -> str:
+    labels = {"request": _("削除申出"), "report": _("利用者からの通報"), "own_detection": _("事業者による検知")}
+    return labels.get(route, route)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_refused(exc):
+    if wants_json():
+        return json_error(400, f"CSRF check failed: {exc.description}")
+    message = _("フォームの確認用トークンがないか期限切れです。ページを再読み込みしてからもう一度送信してください。")
+    return render_template("error.html", message=message), 400
+
+
+@bp.app_errorhandler(403)
+def forbidden(exc):
+    if wants_json():
+        data = getattr(exc, "data", None) or {}
+        return json_error(403, data.get("message") or "forbidden")
+    return render_template("error.html", message=_("この操作を行う権限がありません。")), 403
+
+
+@bp.app_template_filter("jst_iso")
+def jst_iso_filter(value):
+    """An ISO 8601 string from the SNS (e.g. a post's posted_at), shown in JST; as given if unreadable."""
+    try:
+        return jst_filter(clock.parse_instant(value))
+    except (TypeError, ValueError, AttributeError):
+        return value or "—"
 
 
 @bp.get("/")
@@ -68,13 +117,15 @@ def queue_page():
     category = request.args.get("category") or None
     near = request.args.get("near_deadline") == "1"
     mine = request.args.get("mine") == "1"
+    view = request.args.get("view") if request.args.get("view") in service.QUEUE_VIEWS else None
     with _db().sessions() as session:
-        cases = service.queue(session, kind=kind, category=category, near_deadline=near,
+        cases = service.queue(session, kind=kind, category=category, near_deadline=near, view=view,
                               claimed_by=int(current_user.id) if mine else None, limit=100, now=now)
-        counts = service.queue_counts(session, now)
+        counts = service.cached_queue_counts(session, now)
     return render_template("queue.html", cases=cases, counts=counts, now=now, kind=kind, category=category,
-                           near=near, mine=mine, categories=list(domain.SEVERITY),
-                           is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now))
+                           near=near, mine=mine, view=view, categories=list(domain.SEVERITY),
+                           is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now),
+                           is_ready=lambda c: service.is_ready_to_decide(c, now))
 
 
 @bp.get("/queue/next")
@@ -106,12 +157,26 @@ def case_page(case_id):
         earlier = session.scalars(sa.select(Case).where(Case.author_id == case.author_id, Case.id != case.id)
                                   .order_by(Case.created_at.desc()).limit(20)).all()
         version, clauses = service.criteria_in_force(session, now)
+        deciders = _deciders(session, decisions)
+        inquiries = session.scalars(sa.select(PosterInquiry).where(PosterInquiry.case_id == case_id)
+                                    .order_by(PosterInquiry.sent_at)).all()
+        replies = session.scalars(sa.select(PosterReply).where(PosterReply.case_id == case_id)
+                                  .order_by(PosterReply.received_at)).all()
     return render_template("case.html", case=case, reports=reports, decisions=decisions, history=history,
                            earlier=earlier, clauses=clauses, criteria_version=version, now=now,
+                           deciders=deciders, inquiries=inquiries, replies=replies,
+                           ready=service.is_ready_to_decide(case, now),
                            show_contacts=current_user.role in CAN_SEE_CONTACTS,
                            can_decide=current_user.role in CAN_DECIDE,
                            exception_codes=domain.EXCEPTION_CODES,
                            is_near=domain.is_near_deadline(case.next_deadline_at, now))
+
+
+def _deciders(session, decisions) -> dict:
+    """Pseudonym and role of whoever recorded each decision (moderators' names stay private)."""
+    ids = {d.decided_by for d in decisions}
+    users = session.scalars(sa.select(User).where(User.id.in_(ids))).all() if ids else []
+    return {u.id: u.pseudonym for u in users}
 
 
 @bp.post("/cases/<case_id>/claim")
@@ -149,12 +214,13 @@ def _form_datetime(value: str | None):
 def decide(case_id):
     form = request.form
     try:
-        scope_items = [s.strip() for s in (form.get("scope_items") or "").split(",") if s.strip()]
+        scope_items = [s.strip() for s in (form.get("scope_items") or "").replace("、", ",").split(",") if s.strip()]
+        if not form.get("measure"):
+            raise DecisionRefused(_("措置を選んでください。"), "measure")
         data = DecisionInput(
             action=form.get("measure", ""), reason=form.get("reason", ""), clause_id=form.get("clause_id") or None,
             exception_code=form.get("exception_code") or None, facts=form.get("facts") or None,
-            scope={"whole_post": not scope_items, "items": scope_items,
-                   "visibility": form.get("visibility") or None},
+            scope={"items": scope_items, "visibility": form.get("visibility") or None},
             suspension_until=_form_datetime(form.get("suspension_until")),
             suspension_permanent=form.get("suspension_permanent") == "1",
             expected_version=int(form["version"]) if (form.get("version") or "").isdigit() else None)
@@ -168,11 +234,98 @@ def decide(case_id):
 
 @bp.get("/criteria")
 def criteria_page():
-    """Public page: the criteria in force and past versions (§26)."""
-    from services.decision.models import Clause, CriteriaVersion
-
+    """Public page (§26): the version in force, an upcoming one with the day it takes effect, and
+    past versions; ``?version=`` shows any published version's wording."""
+    now = utcnow()
     with _db().sessions() as session:
-        version, clauses = service.criteria_in_force(session, utcnow())
-        versions = session.scalars(sa.select(CriteriaVersion).where(CriteriaVersion.status == "published")
-                                   .order_by(CriteriaVersion.published_at.desc())).all()
-    return render_template("criteria.html", version=version, clauses=clauses, versions=versions)
+        versions = service.criteria_versions(session, now)
+        shown = versions["in_force"]
+        wanted = request.args.get("version")
+        if wanted:
+            shown = session.get(CriteriaVersion, wanted)
+            if shown is None or shown.status != "published":
+                return render_template("error.html", message=_("その版は公表されていません。")), 404
+        clauses = _clauses(session, shown.version) if shown else []
+    return render_template("criteria.html", shown=shown, clauses=clauses, versions=versions, now=now,
+                           in_force_from=service.in_force_from)
+
+
+def _clauses(session, version: str) -> list[Clause]:
+    return list(session.scalars(sa.select(Clause).where(Clause.version == version).order_by(Clause.clause_id)))
+
+
+# --- criteria administration (§26), admin only ------------------------------------------
+
+@bp.get("/admin/criteria")
+@require_role(CAN_ADMIN)
+def criteria_admin():
+    with _db().sessions() as session:
+        versions = service.criteria_versions(session, utcnow())
+    return render_template("criteria_admin.html", versions=versions, in_force_from=service.in_force_from)
+
+
+@bp.post("/admin/criteria")
+@require_role(CAN_ADMIN)
+def criteria_new_draft():
+    try:
+        with _db().unit_of_work() as uow:
+            draft = service.draft_criteria_version(uow.session, request.form.get("version", ""),
+                                                   current_user.pseudonym, request.form.get("note"))
+            uow.commit()
+    except DecisionRefused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.criteria_admin"))
+    flash(_("新しい版の下書きを作成しました（施行中の版の写し）。"))
+    return redirect(url_for("web.criteria_edit", version=draft.version))
+
+
+@bp.get("/admin/criteria/<version>")
+@require_role(CAN_ADMIN)
+def criteria_edit(version):
+    now = utcnow()
+    with _db().sessions() as session:
+        shown = session.get(CriteriaVersion, version)
+        if shown is None:
+            return render_template("error.html", message=_("版が見つかりません。")), 404
+        clauses = _clauses(session, version)
+    return render_template("criteria_edit.html", shown=shown, clauses=clauses, routes=domain.CLAUSE_ROUTES,
+                           measures=("remove", "hide", "suspend_account"),
+                           in_force_if_published_now=now + domain.CRITERIA_MIN_AGE,
+                           in_force_from=service.in_force_from)
+
+
+def _clause_form(form) -> dict:
+    return {"title": form.get("title"), "text": form.get("text"), "category": form.get("category"),
+            "routes": form.getlist("routes"), "measures": form.getlist("measures"),
+            "covers_suspension": form.get("covers_suspension") == "1",
+            "examples": (form.get("examples") or "").splitlines()}
+
+
+@bp.post("/admin/criteria/<version>/clauses")
+@require_role(CAN_ADMIN)
+def criteria_save_clause(version):
+    clause_id = (request.form.get("clause_id") or "").strip()
+    try:
+        with _db().unit_of_work() as uow:
+            service.save_clause(uow.session, version, clause_id, _clause_form(request.form), current_user.pseudonym)
+            uow.commit()
+        flash(_("条項 %(id)s を保存しました。", id=clause_id))
+    except DecisionRefused as exc:
+        flash(f"{clause_id}: {exc.message}", "error")
+    return redirect(url_for("web.criteria_edit", version=version) + f"#clause-{clause_id}")
+
+
+@bp.post("/admin/criteria/<version>/publish")
+@require_role(CAN_ADMIN)
+def criteria_publish(version):
+    try:
+        with _db().unit_of_work() as uow:
+            published = service.publish_criteria(uow.session, version, current_user.pseudonym)
+            in_force = service.in_force_from(published)
+            uow.commit()
+    except DecisionRefused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.criteria_edit", version=version))
+    flash(_("版 %(v)s を公表しました。%(date)s から施行されます（公表から14日後、§26）。", v=version,
+            date=jst_filter(in_force)))
+    return redirect(url_for("web.criteria_admin"))

@@ -3,19 +3,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, request
-from flask_smorest import Api
+from flask import Flask, g
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from shared.web import Api
 
 from shared.runtime import Runtime
+from shared.settings import env
 from shared.web import install_common
 from services.intake.models import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Per client IP, on POST /request only. Memory storage is per gunicorn worker; set
+# MODQ_INTAKE_RATELIMIT_STORAGE to e.g. redis://host:6379 to share the count.
+DEFAULT_FORM_RATE_LIMIT = "5 per minute; 30 per hour"
+
 
 def make_runtime() -> Runtime:
     return Runtime.for_service("intake", Outbox, MIGRATIONS)
-
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -30,8 +36,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         SECRET_KEY=runtime.settings.secret_key,
         MAX_CONTENT_LENGTH=1024 * 1024,
         RUNTIME=runtime,
+        # The form's CSRF token only needs the session cookie; writing a request can take long,
+        # and an expired token re-shows the form with everything kept.
+        WTF_CSRF_TIME_LIMIT=6 * 3600,
+        WTF_I18N_ENABLED=False,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=env("MODQ_SECURE_COOKIES", "0") == "1",
     )
-    from services.intake import views
+    from services.intake import public, views
 
     def authenticated():
         if "auth" not in g:
@@ -42,5 +55,19 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     api = Api(app)
 
     api.register_blueprint(views.blp)
+    app.register_blueprint(public.public)
+    _limit_the_form(app, public)
     install_common(app, "intake", runtime.health_checks())
     return app
+
+
+def _limit_the_form(app: Flask, public) -> None:
+    limiter = Limiter(get_remote_address, app=app,
+                      storage_uri=env("MODQ_INTAKE_RATELIMIT_STORAGE", "memory://"),
+                      headers_enabled=True, swallow_errors=True)
+    # swallow_errors: if a shared rate-limit store is down, people can still file requests.
+    endpoint = "public.submit_request_form"
+    app.view_functions[endpoint] = limiter.limit(
+        env("MODQ_INTAKE_FORM_RATE_LIMIT", DEFAULT_FORM_RATE_LIMIT), methods=["POST"],
+        on_breach=public.rate_limited_page)(app.view_functions[endpoint])
+    app.extensions["intake_limiter"] = limiter

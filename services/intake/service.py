@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from shared import clock
 from shared.db import Database, utcnow
 from shared.events import REPORT_RECEIVED, make_event, stable_id
-from shared.outbox import stage
 from shared.signing import TOLERANCE_SECONDS
 from services.intake.models import Case, Outbox, Report, UsedSignature
 
@@ -51,7 +50,8 @@ def classify_submission(payload: dict) -> tuple[str, str | None]:
     return "deletion_request", None
 
 
-def _result(report: Report) -> dict:
+def _result(report) -> dict:
+    """The response for a stored report (an ORM object or a row of the reports table)."""
     return {
         "report_id": report.id,
         "case_id": report.case_id,
@@ -65,12 +65,38 @@ def _result(report: Report) -> dict:
     }
 
 
-def _case_for_post(session, post_id: str, now: dt.datetime) -> Case:
-    case = session.scalar(sa.select(Case).where(Case.post_id == post_id))
-    if case is None:
-        case = Case(id=stable_id("case", post_id), post_id=post_id, created_at=now)
-        session.add(case)  # a concurrent insert of the same post fails the commit; the caller retries
-    return case
+# The statements of the hot path, built once with bound parameters: building them per request
+# (with literal values) cost more CPU than executing them.
+_reports, _cases = Report.__table__, Case.__table__
+FIND_BY_IDEMPOTENCY_KEY = sa.select(_reports).where(_reports.c.client_id == sa.bindparam("client_id"),
+                                                    _reports.c.idempotency_key == sa.bindparam("key"))
+FIND_CASE = sa.select(_cases.c.id).where(_cases.c.post_id == sa.bindparam("post_id"))
+COUNT_EARLIER_REQUESTS = sa.select(sa.func.count()).select_from(_reports).where(
+    _reports.c.case_id == sa.bindparam("case_id"), _reports.c.reporter_id == sa.bindparam("reporter_id"),
+    _reports.c.treated_as == "deletion_request")
+INSERT_CASE = _cases.insert()
+INSERT_REPORT = _reports.insert()
+INSERT_SIGNATURE = UsedSignature.__table__.insert()
+INSERT_EVENT = Outbox.__table__.insert()
+
+
+def _case_id_for_post(session, post_id: str, now: dt.datetime) -> str:
+    case_id = session.scalar(FIND_CASE, {"post_id": post_id})
+    if case_id is None:
+        case_id = stable_id("case", post_id)
+        # A concurrent insert of the same post fails here; the caller retries and finds it.
+        session.execute(INSERT_CASE, {"id": case_id, "post_id": post_id, "created_at": now})
+    return case_id
+
+
+def _claim_signature(session, signature: str, now: dt.datetime) -> None:
+    """Record the signature; the primary key makes a second use fail (a replay). One INSERT
+    instead of a look-up and an insert: this runs on every signed request."""
+    try:
+        session.execute(INSERT_SIGNATURE, {"signature": signature,
+                                           "expires_at": now + dt.timedelta(seconds=2 * TOLERANCE_SECONDS)})
+    except IntegrityError:  # the transaction is rolled back by the caller's unit of work
+        raise SignatureReplayed() from None
 
 
 def submit_report(db: Database, payload: dict, *, client_id: str, idempotency_key: str | None,
@@ -95,27 +121,22 @@ def _submit_once(db, payload, *, client_id, idempotency_key, source, signature, 
     with db.unit_of_work() as uow:
         session = uow.session
         if idempotency_key:
-            existing = session.scalar(sa.select(Report).where(Report.client_id == client_id,
-                                                              Report.idempotency_key == idempotency_key))
+            existing = session.execute(FIND_BY_IDEMPOTENCY_KEY,
+                                       {"client_id": client_id, "key": idempotency_key}).first()
             if existing is not None:
                 return Accepted(_result(existing), created=False)
         if signature:
-            if session.get(UsedSignature, signature) is not None:
-                raise SignatureReplayed()
-            session.add(UsedSignature(signature=signature,
-                                      expires_at=now + dt.timedelta(seconds=2 * TOLERANCE_SECONDS)))
+            _claim_signature(session, signature, now)
         post = payload["post"]
-        case = _case_for_post(session, post["id"], now)
+        case_id = _case_id_for_post(session, post["id"], now)
         treated_as, note = classify_submission(payload)
         reporter = payload["reporter"]
         is_repeat = False
         if treated_as == "deletion_request":
-            is_repeat = session.scalar(
-                sa.select(sa.func.count()).select_from(Report).where(
-                    Report.case_id == case.id, Report.reporter_id == reporter["id"],
-                    Report.treated_as == "deletion_request")) > 0
-        report = Report(
-            id=str(uuid.uuid4()), case_id=case.id, kind=payload["kind"], treated_as=treated_as,
+            is_repeat = session.scalar(COUNT_EARLIER_REQUESTS,
+                                       {"case_id": case_id, "reporter_id": reporter["id"]}) > 0
+        row = dict(
+            id=str(uuid.uuid4()), case_id=case_id, kind=payload["kind"], treated_as=treated_as,
             treatment_note=note, source=source, client_id=client_id, idempotency_key=idempotency_key,
             received_at=now, deadline_at=clock.s25_deadline(now) if treated_as == "deletion_request" else None,
             request_type=payload.get("request_type") or "ordinary", reporter_id=reporter["id"],
@@ -123,9 +144,14 @@ def _submit_once(db, payload, *, client_id, idempotency_key, source, signature, 
             reason=payload.get("reason"), reason_category=payload.get("reason_category"),
             right_infringed=payload.get("right_infringed"), is_repeat=is_repeat,
         )
-        session.add(report)
-        session.flush()
-        stage(session, Outbox, received_event(report), REPORT_RECEIVED.topic, key=case.id)
+        # Core INSERTs: the ORM's unit of work costs more than the statements on this hot path.
+        session.execute(INSERT_REPORT, row)
+        report = Report(**row)  # not added to the session: only read below
+        event = received_event(report)
+        # The event id derives from the new report id, so it cannot be staged yet (no look-up).
+        session.execute(INSERT_EVENT, {
+            "event_id": event.id, "topic": REPORT_RECEIVED.topic, "key": case_id, "event_type": event.type,
+            "subject": event.subject, "payload": event.to_json(), "created_at": utcnow(), "attempts": 0})
         uow.commit()
         return Accepted(_result(report), created=True)
 

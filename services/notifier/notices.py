@@ -65,7 +65,7 @@ def missing_fields(notice_type: str, f: dict) -> list[str]:
             for key in ("id", "version", "text"):
                 need(f"clause.{key}", clause.get(key))
     if notice_type == "INQ":
-        for key in ("post_text", "right_infringed", "reason", "reply_days"):
+        for key in ("post_url", "post_text", "right_infringed", "reason", "reply_days"):
             need(key, f.get(key))
     return missing
 

@@ -1,101 +1,71 @@
 """Notifier service layer: turn received requests and recorded decisions into notices, once.
 
 Notice ids are derived from what caused them (the request, the decision), so redelivery,
-restarts and outbox replays can never produce a second notice with a different id.
+restarts and outbox replays can never produce a second notice with a different id. Where the
+law excuses a notice, an exception with its reason is recorded instead (exemptions.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-import sqlalchemy as sa
-from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import Database, utcnow
-from shared.events import (ALERT, NOTICE_RECEIPT, POSTER_NOTICE, REPORT_RECEIVED, REQUESTER_NOTICE,
-                           DECISION_RECORDED, Envelope, make_event, stable_id)
-from shared.outbox import claim_inbox, stage
-from services.notifier import notices
-from services.notifier.models import Inbox, Notice, NoticeException, Outbox, TrackedRequest
+from shared.events import DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEIVED, Envelope, stable_id
+from shared.outbox import claim_inbox
+from services.notifier import exemptions
+from services.notifier.deadlines import check_deadlines  # noqa: F401  (the worker's clock job)
+from services.notifier.delivery import on_receipt, republish_due  # noqa: F401
+from services.notifier.issuing import issue, raise_alert, record_exception  # noqa: F401
+from services.notifier.models import Inbox, TrackedRequest
 
 log = logging.getLogger(__name__)
-SOURCE = "/modq/notifier"
 
-NOTICES_ISSUED = Counter("modq_notices_issued_total", "Notices issued", ["notice_type"])
-NOTICES_HELD = Counter("modq_notices_held_total", "Notices held for missing content", ["notice_type"])
-DEADLINE_ALERTS = Counter("modq_s25_deadline_alerts_total", "§25 deadline warnings raised")
-NEAR_DEADLINE = Gauge("modq_requests_near_deadline", "Open deletion requests within the warning window")
+MEASURES_TAKEN = ("remove", "hide", "suspend_account")
+SHORT_INQUIRY_TYPES = ("election", "av_performer")
 
+# §26 exceptions named in an N4 instead of a criteria clause.
 EXCEPTION_TEXT = {
-    "own_post": "事業者自らの投稿に対する措置",
     "legal_duty": "法令上の義務に基づく措置",
     "urgent_unforeseen": "緊急かつ予見できなかった類型の情報に対する措置",
 }
 
 
-def warning_window() -> dt.timedelta:
-    from shared.settings import env_float
+# --- the requests whose §25 clock runs ------------------------------------------------------
 
-    return dt.timedelta(hours=env_float("MODQ_S25_WARNING_HOURS", 24.0))
-
-
-# --- issuing ------------------------------------------------------------------------------
-
-def issue(session: Session, *, notice_type: str, notice_id: str, case_id: str, recipient: dict,
-          fields: dict, request_id: str | None = None, decision_id: str | None = None,
-          now: dt.datetime) -> Notice:
-    """Validate, render and stage one notice. Idempotent on ``notice_id``. A notice missing
-    required content is stored as held (not sent) and an alert goes out instead."""
-    existing = session.get(Notice, notice_id)
-    if existing is not None:
-        return existing
-    event_type = POSTER_NOTICE if notice_type in ("N4", "INQ") else REQUESTER_NOTICE
-    locale = recipient.get("locale") or "ja"
-    try:
-        text_ja, text_en = notices.render(notice_type, fields, locale)
-        status, held = "sent", None
-    except notices.MissingContent as exc:
-        text_ja, text_en, status, held = "", None, "held", f"missing: {exc}"
-    body = {
-        "notice_id": notice_id, "notice_type": notice_type, "legal_basis": notices.LEGAL_BASIS[notice_type],
-        "case_id": case_id, "request_id": request_id, "decision_id": decision_id,
-        "recipient": {k: recipient.get(k) for k in ("id", "contact", "locale") if recipient.get(k) is not None},
-        "text_ja": text_ja, "text_en": text_en, "details": fields, "issued_at": now.isoformat(),
-    }
-    notice = Notice(notice_id=notice_id, notice_type=notice_type, legal_basis=body["legal_basis"], case_id=case_id,
-                    request_id=request_id, decision_id=decision_id, recipient_id=recipient["id"],
-                    topic=event_type.topic, body=body, status=status, held_reason=held, issued_at=now, attempts=1)
-    session.add(notice)
-    session.flush()
-    if status == "sent":
-        stage(session, Outbox, make_event(event_type, source=SOURCE, subject=case_id, id=notice_id, data=body,
-                                          time=now), event_type.topic, key=recipient["id"])
-        NOTICES_ISSUED.labels(notice_type).inc()
-    else:
-        NOTICES_HELD.labels(notice_type).inc()
-        raise_alert(session, alert="notice_held", case_id=case_id, request_id=request_id,
-                    detail=f"{notice_type} {notice_id} held: {held}", key=("held", notice_id), now=now)
-    return notice
+def track_request(session: Session, *, report_id: str, case_id: str, requester: dict, received_at: str,
+                  deadline_at: str | None, request_type: str | None, is_repeat: bool,
+                  post_id: str | None) -> TrackedRequest:
+    """The request's clock, created by whichever of its events arrives first (the request or
+    a decision listing it: they travel on different topics)."""
+    pending = session.info.setdefault("modq_pending_requests", {})
+    tracked = pending.get(report_id) or session.get(TrackedRequest, report_id)
+    if tracked is not None:
+        tracked.post_id = tracked.post_id or post_id
+        return tracked
+    received = clock.parse_instant(received_at)
+    tracked = TrackedRequest(report_id=report_id, case_id=case_id, requester=requester,
+                             requester_id=requester.get("id"), post_id=post_id,
+                             request_type=request_type or "ordinary", is_repeat=bool(is_repeat),
+                             received_at=received, deadline_at=s25_deadline(report_id, received, deadline_at))
+    session.add(tracked)
+    pending[report_id] = tracked  # flushed with the batch; look-ups above check here first
+    return tracked
 
 
-def raise_alert(session: Session, *, alert: str, case_id: str, request_id: str | None, detail: str,
-                key: tuple, now: dt.datetime) -> None:
-    log.warning("alert %s: %s", alert, detail, extra={"case_id": case_id})
-    stage(session, Outbox, make_event(ALERT, source=SOURCE, subject=case_id, id=stable_id("alert", *key), data={
-        "alert": alert, "case_id": case_id, "request_id": request_id, "detail": detail,
-        "raised_at": now.isoformat()}, time=now), ALERT.topic, key=case_id)
-
-
-def record_exception(session: Session, *, notice_type: str, reason_code: str, case_id: str, detail: str | None,
-                     request_id: str | None = None, decision_id: str | None = None,
-                     related_notice_id: str | None = None, now: dt.datetime) -> None:
-    exc_id = stable_id("exception", notice_type, decision_id, request_id)
-    if session.get(NoticeException, exc_id) is None:
-        session.add(NoticeException(id=exc_id, notice_type=notice_type, reason_code=reason_code, detail=detail,
-                                    case_id=case_id, request_id=request_id, decision_id=decision_id,
-                                    related_notice_id=related_notice_id, recorded_at=now))
+def s25_deadline(report_id: str, received: dt.datetime, stated: str | None) -> dt.datetime:
+    """The notifier computes the deadline itself; if the event states an earlier one, that wins
+    (the stricter clock), and a disagreement is logged."""
+    computed = clock.s25_deadline(received)
+    if not stated:
+        return computed
+    given = clock.parse_instant(stated)
+    if given != computed:
+        log.warning("request %s: stated deadline %s differs from computed %s; using the earlier",
+                    report_id, given.isoformat(), computed.isoformat())
+    return min(given, computed)
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -104,19 +74,114 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime) -> Non
     data = env.data
     if data["treated_as"] != "deletion_request":
         return  # reports (通報) have no §25 duty
-    received_at = clock.parse_instant(data["received_at"])
-    deadline_at = clock.parse_instant(data["deadline_at"]) if data.get("deadline_at") else clock.s25_deadline(received_at)
-    if session.get(TrackedRequest, data["report_id"]) is None:
-        session.add(TrackedRequest(report_id=data["report_id"], case_id=data["case_id"], requester=data["reporter"],
-                                   request_type=data.get("request_type") or "ordinary",
-                                   is_repeat=bool(data.get("is_repeat")), received_at=received_at,
-                                   deadline_at=deadline_at))
-        session.flush()
+    tracked = track_request(session, report_id=data["report_id"], case_id=data["case_id"],
+                            requester=data["reporter"], received_at=data["received_at"],
+                            deadline_at=data.get("deadline_at"), request_type=data.get("request_type"),
+                            is_repeat=data.get("is_repeat", False), post_id=data["post"]["id"])
     issue(session, notice_type="ACK", notice_id=stable_id("notice", "ACK", data["report_id"]), case_id=data["case_id"],
           recipient=data["reporter"], request_id=data["report_id"], now=now, fields={
               "request_id": data["report_id"], "received_at": data["received_at"],
-              "received_at_text": clock.jst_text(received_at), "deadline_at": deadline_at.isoformat(),
-              "deadline_text": clock.jst_text(deadline_at)})
+              "received_at_text": clock.jst_text(tracked.received_at), "deadline_at": tracked.deadline_at.isoformat(),
+              "deadline_text": clock.jst_text(tracked.deadline_at)})
+    if tracked.is_repeat:
+        exemptions.apply_repeat_proviso(session, tracked, now)
+
+
+def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> None:
+    d = env.data
+    tracked = [_track_from_decision(session, d, ref) for ref in _deletion_requests(d)]
+    if d["final"]:
+        for request in tracked:
+            _final_notice(session, d, request, now)
+        if d["measure"] in MEASURES_TAKEN:
+            _poster_notice(session, d, now)
+        return
+    for request in tracked:
+        _interim_notice(session, d, request, now)
+    if d["action"] == "poster_inquiry":
+        _inquiry(session, d, now)
+
+
+def _deletion_requests(d: dict) -> list[dict]:
+    """Originals before repeats, so a repeat can link to its earlier request's notice."""
+    refs = [r for r in d.get("requests", []) if r.get("kind") == "deletion_request"]
+    return sorted(refs, key=lambda r: (bool(r.get("is_repeat")), r["received_at"]))
+
+
+def _track_from_decision(session: Session, d: dict, ref: dict) -> TrackedRequest:
+    return track_request(session, report_id=ref["report_id"], case_id=d["case_id"], requester=ref["requester"],
+                         received_at=ref["received_at"], deadline_at=ref.get("deadline_at"),
+                         request_type=ref.get("request_type"), is_repeat=ref.get("is_repeat", False),
+                         post_id=d["post"]["id"])
+
+
+def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.datetime) -> None:
+    if request.is_repeat:
+        exemptions.apply_repeat_proviso(session, request, now)
+        return
+    if request.final_notice_at is not None or request.exception_id:
+        return
+    decided_at = clock.parse_instant(d["decided_at"])
+    notice = issue(session, notice_type="N2" if d["measure"] == "no_action" else "N1",
+                   notice_id=exemptions.final_notice_id(request.report_id), case_id=d["case_id"],
+                   recipient=request.requester, request_id=request.report_id, decision_id=d["decision_id"], now=now,
+                   fields={"request_id": request.report_id, "measure": d["measure"], "decided_at": d["decided_at"],
+                           "decided_at_text": clock.jst_text(decided_at), "reason": d.get("reason"),
+                           "post_url": d["post"]["url"], "scope_text": _scope_text(d.get("scope"))})
+    if notice.status != "held":  # a held notice has not gone out: the clock keeps running
+        request.final_notice_at = now
+
+
+def _interim_notice(session: Session, d: dict, request: TrackedRequest, now: dt.datetime) -> None:
+    """N3 (§25(2)): why the decision takes longer, once per request, before its final notice."""
+    if request.is_repeat or request.exception_id or request.final_notice_at or request.interim_notice_at:
+        return
+    item = d.get("delay_item")
+    notice = issue(session, notice_type="N3", notice_id=stable_id("notice", "N3", request.report_id),
+                   case_id=d["case_id"], recipient=request.requester, request_id=request.report_id,
+                   decision_id=d["decision_id"], now=now,
+                   fields={"request_id": request.report_id, "delay_item": item, "decided_at": d["decided_at"],
+                           "deadline_at": request.deadline_at.isoformat(),
+                           "delay_reason": d.get("reason") if item == "iii" else None})
+    if notice.status != "held":
+        request.interim_notice_at = now
+
+
+def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
+    """INQ (§3(2)(ii)): the post, the right claimed, the reason and the reply period; the
+    reply deadline itself is fixed when the SNS reports delivery (delivery.py)."""
+    refs = _deletion_requests(d)
+    first = refs[0] if refs else {}
+    request_type = _inquiry_request_type(refs)
+    days = d.get("inquiry_days") or clock.inquiry_days(request_type)
+    issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", d["decision_id"]), case_id=d["case_id"],
+          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
+              "post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_text": d["post"]["text"],
+              "right_infringed": first.get("right_infringed") or d.get("facts") or "",
+              "reason": first.get("reason") or d.get("reason"), "reply_days": days,
+              "request_type": request_type})
+
+
+def _inquiry_request_type(refs: list[dict]) -> str:
+    """The 2-day window only when every request allows it; otherwise the poster gets 7 days."""
+    types = {r.get("request_type") or "ordinary" for r in refs}
+    return types.pop() if len(types) == 1 and types <= set(SHORT_INQUIRY_TYPES) else "ordinary"
+
+
+def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
+    if exemptions.poster_notice_exception(session, d, now) is not None:
+        return
+    notice_id = stable_id("notice", "N4", d["decision_id"])
+    suspension_until = clock.parse_instant(d["suspension_until"]) if d.get("suspension_until") else None
+    issue(session, notice_type="N4", notice_id=notice_id, case_id=d["case_id"], recipient=d["poster"],
+          decision_id=d["decision_id"], now=now, fields={
+              "measure": d["measure"], "decided_at": d["decided_at"], "post_id": d["post"]["id"],
+              "post_url": d["post"]["url"],
+              "clause": d.get("clause"), "exception_code": d.get("exception_code"),
+              "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
+              "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),
+              "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
+              "notice_ref": notice_id[:8]})
 
 
 def _scope_text(scope: dict | None) -> str | None:
@@ -130,137 +195,25 @@ def _scope_text(scope: dict | None) -> str | None:
     return "／".join(parts) or None
 
 
-def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> None:
-    d = env.data
-    case_id, decision_id = d["case_id"], d["decision_id"]
-    decided_at = clock.parse_instant(d["decided_at"])
-    requests = [r for r in d.get("requests", []) if r.get("kind") == "deletion_request"]
-    post = d["post"]
-    if d["final"]:
-        for r in requests:
-            tracked = session.get(TrackedRequest, r["report_id"])
-            if tracked is not None and tracked.final_notice_at is not None:
-                continue  # the request already got its final notice
-            ntype = "N2" if d["measure"] == "no_action" else "N1"
-            notice_id = stable_id("notice", "final", r["report_id"])
-            issue(session, notice_type=ntype, notice_id=notice_id, case_id=case_id, recipient=r["requester"],
-                  request_id=r["report_id"], decision_id=decision_id, now=now, fields={
-                      "request_id": r["report_id"], "measure": d["measure"], "decided_at": d["decided_at"],
-                      "decided_at_text": clock.jst_text(decided_at), "reason": d.get("reason"),
-                      "post_url": post["url"], "scope_text": _scope_text(d.get("scope"))})
-            if tracked is not None:
-                tracked.final_notice_at = now
-        if d["measure"] in ("remove", "hide", "suspend_account"):
-            _poster_notice(session, d, now)
-        return
-    # non-final steps: interim notice N3 to each waiting requester, INQ to the poster
-    item = d.get("delay_item")
-    for r in requests:
-        tracked = session.get(TrackedRequest, r["report_id"])
-        if tracked is not None and (tracked.final_notice_at or tracked.interim_notice_at):
-            continue
-        issue(session, notice_type="N3", notice_id=stable_id("notice", "N3", r["report_id"]), case_id=case_id,
-              recipient=r["requester"], request_id=r["report_id"], decision_id=decision_id, now=now, fields={
-                  "request_id": r["report_id"], "delay_item": item,
-                  "delay_reason": d.get("reason") if item == "iii" else None})
-        if tracked is not None:
-            tracked.interim_notice_at = now
-    if d["action"] == "poster_inquiry":
-        first = requests[0] if requests else {}
-        request_type = first.get("request_type") or "ordinary"
-        days = clock.inquiry_days(request_type)
-        issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", decision_id), case_id=case_id,
-              recipient=d["poster"], decision_id=decision_id, now=now, fields={
-                  "post_url": post["url"], "post_text": post["text"],
-                  "right_infringed": first.get("right_infringed") or d.get("facts") or "",
-                  "reason": first.get("reason") or d.get("reason"), "reply_days": days,
-                  "request_type": request_type})
-
-
-def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
-    notice_id = stable_id("notice", "N4", d["decision_id"])
-    suspension_until = clock.parse_instant(d["suspension_until"]) if d.get("suspension_until") else None
-    issue(session, notice_type="N4", notice_id=notice_id, case_id=d["case_id"], recipient=d["poster"],
-          decision_id=d["decision_id"], now=now, fields={
-              "measure": d["measure"], "post_id": d["post"]["id"], "post_url": d["post"]["url"],
-              "clause": d.get("clause"), "exception_code": d.get("exception_code"),
-              "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
-              "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),
-              "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
-              "notice_ref": notice_id[:8]})
-
-
-def on_receipt(session: Session, env: Envelope, now: dt.datetime) -> None:
-    data = env.data
-    notice = session.get(Notice, data["notice_id"])
-    if notice is None:
-        log.warning("receipt for unknown notice %s", data["notice_id"])
-        return
-    notice.last_receipt = f"{data['status']}: {data.get('detail') or ''}"
-    if data["status"] == "delivered":
-        notice.status = "delivered"
-        notice.delivered_at = clock.parse_instant(data["at"])
-    elif data["status"] == "unreachable":
-        notice.status = "unreachable"
-        # 正当な理由: the recipient cannot be reached; the SNS shows the notice on the post's placeholder.
-        record_exception(session, notice_type=notice.notice_type, reason_code="recipient_unreachable",
-                         case_id=notice.case_id, request_id=notice.request_id, decision_id=notice.decision_id,
-                         related_notice_id=notice.notice_id, now=now,
-                         detail="受信者に到達できないため、投稿の表示箇所に通知を掲示（fallback: placeholder notice）")
-    elif data["status"] == "failed":
-        notice.status = "failed"
-        if notice.attempts < 5:
-            notice.attempts += 1
-            # Publish the same notice again (same id): the SNS side de-duplicates on notice_id.
-            session.execute(sa.update(Outbox).where(Outbox.event_id == notice.notice_id).values(published_at=None))
-        else:
-            raise_alert(session, alert="notice_undeliverable", case_id=notice.case_id, request_id=notice.request_id,
-                        detail=f"{notice.notice_type} {notice.notice_id} failed {notice.attempts} times",
-                        key=("undeliverable", notice.notice_id), now=now)
-
-
 HANDLERS = {
     REPORT_RECEIVED.name: ("ack-requests", on_report_received),
     DECISION_RECORDED.name: ("decision-notices", on_decision_recorded),
     NOTICE_RECEIPT.name: ("receipts", on_receipt),
 }
+EVENT_TYPES = tuple(HANDLERS)
 
 
 def handle_events(db: Database, envelopes: list[Envelope]) -> None:
+    """One transaction per batch: the inbox, the notices and their outbox rows commit together."""
     # Report events come before decisions in a batch so a request is tracked before its notice.
     order = {REPORT_RECEIVED.name: 0, DECISION_RECORDED.name: 1, NOTICE_RECEIPT.name: 2}
     with db.unit_of_work() as uow:
         now = utcnow()
-        for env in sorted(envelopes, key=lambda e: order.get(e.type, 9)):
-            consumer, handler = HANDLERS[env.type]
-            if claim_inbox(uow.session, Inbox, consumer, env):
-                handler(uow.session, env, now)
+        # The handlers flush what later look-ups need themselves; flushing before every
+        # look-up as well would cost more than the handling.
+        with uow.session.no_autoflush:
+            for env in sorted(envelopes, key=lambda e: order.get(e.type, 9)):
+                consumer, handler = HANDLERS[env.type]
+                if claim_inbox(uow.session, Inbox, consumer, env):
+                    handler(uow.session, env, now)
         uow.commit()
-
-
-# --- the §25 clock ----------------------------------------------------------------------------
-
-def check_deadlines(db: Database, now: dt.datetime | None = None) -> int:
-    """Warn about every open request within the warning window that has neither a final nor an
-    interim notice. Returns how many warnings were raised now."""
-    now = now or utcnow()
-    raised = 0
-    with db.unit_of_work() as uow:
-        open_q = sa.select(TrackedRequest).where(TrackedRequest.final_notice_at.is_(None),
-                                                 TrackedRequest.interim_notice_at.is_(None),
-                                                 TrackedRequest.deadline_at <= now + warning_window())
-        due = uow.session.scalars(open_q).all()
-        NEAR_DEADLINE.set(len(due))
-        for req in due:
-            if req.warned_at is not None:
-                continue
-            overdue = req.deadline_at < now
-            raise_alert(uow.session, alert="s25_deadline_overdue" if overdue else "s25_deadline_near",
-                        case_id=req.case_id, request_id=req.report_id,
-                        detail=f"§25 deadline {clock.to_jst_iso(req.deadline_at)}: no decision and no interim notice",
-                        key=("deadline", req.report_id), now=now)
-            req.warned_at = now
-            DEADLINE_ALERTS.inc()
-            raised += 1
-        uow.commit()
-    return raised

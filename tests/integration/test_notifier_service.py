@@ -23,20 +23,22 @@ def notifier(db_url):
     return make_runtime("notifier", db_url)
 
 
-def request_event(report_id=None, received_at=None, locale="ja"):
+def request_event(report_id=None, received_at=None, locale="ja", *, post_id="p-1", reporter_id="u-reporter",
+                  is_repeat=False, request_type="ordinary"):
     received_at = received_at or dt.datetime.now(UTC)
-    body = report_body("deletion_request", rights_holder=True)
+    body = report_body("deletion_request", rights_holder=True, post_id=post_id, reporter_id=reporter_id)
     body["reporter"]["locale"] = locale
     return make_event(REPORT_RECEIVED, source="/t", subject="case-1", data={
         "report_id": report_id or str(uuid.uuid4()), "case_id": "case-1", "kind": "deletion_request",
         "treated_as": "deletion_request", "received_at": received_at.isoformat(),
         "deadline_at": s25_deadline(received_at).isoformat(), "post": body["post"], "reporter": body["reporter"],
-        "reason": body["reason"], "right_infringed": "名誉権"})
+        "reason": body["reason"], "right_infringed": "名誉権", "is_repeat": is_repeat,
+        "request_type": request_type})
 
 
 def decision_event(requests, action="remove", clause=CLAUSE, reason="名誉毀損に当たるため", facts="虚偽の事実の摘示",
                    **over):
-    post = report_body()["post"]
+    post = report_body(post_id="p-1")["post"]
     data = {"decision_id": str(uuid.uuid4()), "case_id": "case-1", "action": action,
             "final": action in ("remove", "hide", "suspend_account", "no_action"),
             "measure": action if action in ("remove", "hide", "suspend_account", "no_action") else None,
@@ -45,7 +47,8 @@ def decision_event(requests, action="remove", clause=CLAUSE, reason="名誉毀�
             "delay_item": {"poster_inquiry": "i", "refer_specialist": "ii", "delay_other": "iii"}.get(action),
             "requests": [{"report_id": r.data["report_id"], "kind": "deletion_request",
                           "requester": r.data["reporter"], "received_at": r.data["received_at"],
-                          "right_infringed": "名誉権", "reason": "中傷"} for r in requests]}
+                          "right_infringed": "名誉権", "reason": "中傷", "is_repeat": r.data["is_repeat"],
+                          "request_type": r.data["request_type"]} for r in requests]}
     data.update(over)
     return make_event(DECISION_RECORDED, source="/t", subject="case-1", data=data)
 

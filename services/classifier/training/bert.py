@@ -27,8 +27,15 @@ from .e5convert import bert_config, build_tokenizer, state_dict
 JP_RE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
+LOG_FILE: list = []
+
+
 def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    for path in LOG_FILE:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
 
 def set_seed(seed: int) -> None:
@@ -130,10 +137,18 @@ def build_classifier(info: dict, keep: list[int], layers: Sequence[int] | None =
 
 
 # ------------------------------------------------------------------ training
-def _batches(n: int, batch_size: int, rng: np.random.RandomState | None):
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for s in range(0, n, batch_size):
-        yield order[s:s + batch_size]
+def _batches(lengths: Sequence[int], batch_size: int, rng: np.random.RandomState):
+    """Shuffled batches of similar length (less padding): shuffle, sort
+    within pools of 50 batches, then shuffle the batch order."""
+    n = len(lengths)
+    order = rng.permutation(n)
+    pool = batch_size * 50
+    batches = []
+    for s in range(0, n, pool):
+        chunk = sorted(order[s:s + pool], key=lambda i: lengths[i])
+        batches += [np.array(chunk[b:b + batch_size]) for b in range(0, len(chunk), batch_size)]
+    for j in rng.permutation(len(batches)):
+        yield batches[j]
 
 
 def predict_logits(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
@@ -198,7 +213,8 @@ def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
     for ep in range(epochs):
         model.train()
         losses = []
-        for idx in _batches(len(enc_all), batch_size, rng):
+        lengths = [len(e) for e in enc_all]
+        for idx in _batches(lengths, batch_size, rng):
             seqs = [enc_all[i] for i in idx]
             L = max(len(s) for s in seqs)
             ids = torch.full((len(seqs), L), pad, dtype=torch.long)
@@ -229,7 +245,8 @@ def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         history.append(entry)
         log(f"{tag} epoch {ep + 1}/{epochs} {entry}")
-        if time_budget_s is not None and time.time() - t0 > time_budget_s and ep + 1 < epochs:
+        spent = time.time() - t0
+        if time_budget_s is not None and ep + 1 < epochs and spent + spent / (ep + 1) > time_budget_s:
             log(f"{tag} time budget reached, stopping after epoch {ep + 1}")
             break
     if best_state is not None:

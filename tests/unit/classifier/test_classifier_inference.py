@@ -147,3 +147,11 @@ def test_offline_tokenizer_keeps_unknown_chars_separate(tiny_classifier):
     ids = tiny_classifier.tokenizer("🥺🥺🥺")["input_ids"]
     unk = tiny_classifier.tokenizer.unk_token_id
     assert ids.count(unk) == 3
+
+
+def test_metadata_can_turn_off_int8(tmp_path, tiny_model_dir):
+    d = tmp_path / "noq"
+    shutil.copytree(tiny_model_dir, d)
+    (d / "modq.json").write_text(json.dumps({"version": "v-noq", "quantize": False}))
+    clf = AbuseClassifier(d)
+    assert not clf.quantized and clf.version == "v-noq"

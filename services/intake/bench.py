@@ -1,0 +1,278 @@
+"""``python -m services.intake bench``: accepted reports per second and latency of
+``POST /v1/reports`` under gunicorn, next to a bare gunicorn+Flask endpoint that parses the
+same JSON and answers 202 without storing anything, in the same run.
+
+Each intake run gets a fresh database (SQLite in a temporary folder; PostgreSQL at
+MODQ_BENCH_POSTGRES, default 127.0.0.1:5432 as user postgres, when it answers). The load
+generator keeps one HTTP/1.1 keep-alive connection per thread over a raw socket, because
+a heavier client would measure itself on a small machine; its CPU time is printed too.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from shared.settings import REPO_ROOT, env
+
+BENCH_CLIENT, BENCH_SECRET = "bench", "bench-secret"
+POSTS = 2000  # reports spread over this many posts: most join an existing case, some open one
+
+
+def create_bare_app():
+    """The yardstick: the same JSON parsed, nothing validated or stored."""
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+    @app.post("/v1/reports")
+    def bare_reports():
+        json.loads(request.get_data())
+        return {"status": "accepted"}, 202
+
+    @app.get("/healthz")
+    def bare_health():
+        return {"status": "ok"}
+
+    return app
+
+
+# --- load generator --------------------------------------------------------------------
+
+def _request_bytes(port: int, now: float, rng: random.Random) -> bytes:
+    kind = "deletion_request" if rng.random() < 0.2 else "report"
+    body = {
+        "kind": kind,
+        "post": {"id": f"bench-{rng.randrange(POSTS)}", "url": "https://sns.example.jp/posts/1",
+                 "author_id": "u-poster", "text": "お前なんか消えろ。二度と来るな。" * 4,
+                 "posted_at": "2026-06-02T15:00:00+09:00"},
+        "reporter": {"id": f"u-{rng.randrange(100_000)}", "is_rights_holder": kind == "deletion_request",
+                     "contact": "mail:r@example.jp"},
+        "reason": "私への誹謗中傷です" if kind == "deletion_request" else "嫌がらせ",
+        "right_infringed": "名誉権" if kind == "deletion_request" else None,
+    }
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    ts = str(int(now))
+    digest = hmac.new(BENCH_SECRET.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    head = (f"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(raw)}\r\nX-Modq-Client: {BENCH_CLIENT}\r\nX-Modq-Timestamp: {ts}\r\n"
+            f"X-Modq-Signature: v1={digest}\r\nIdempotency-Key: {uuid.uuid4().hex}\r\n\r\n")
+    return head.encode("ascii") + raw
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    latencies: list[float] = field(default_factory=list)   # of 202 responses, seconds
+    statuses: dict[int, int] = field(default_factory=dict)
+    client_cpu: float = 0.0
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(202, 0)
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+def _read_response(stream) -> tuple[int, bool]:
+    status = int(stream.readline().split(b" ", 2)[1])
+    length, close = 0, False
+    while True:
+        line = stream.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            close = True
+    stream.read(length)
+    return status, close
+
+
+def _drive(port: int, start: float, stop: float, result: LoadResult, lock: threading.Lock, seed: int) -> None:
+    rng = random.Random(seed)
+    latencies, statuses = [], {}
+    sock = stream = None
+    while time.monotonic() < stop:
+        if sock is None:
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stream = sock.makefile("rb")
+        request = _request_bytes(port, time.time(), rng)
+        began = time.monotonic()
+        try:
+            sock.sendall(request)
+            status, close = _read_response(stream)
+        except (OSError, ValueError, IndexError):
+            status, close = -1, True
+        ended = time.monotonic()
+        if began >= start:  # requests sent during the warm-up are not counted
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 202:
+                latencies.append(ended - began)
+        if close:
+            sock.close()
+            sock = None
+    if sock is not None:
+        sock.close()
+    with lock:
+        result.latencies.extend(latencies)
+        for status, n in statuses.items():
+            result.statuses[status] = result.statuses.get(status, 0) + n
+
+
+def run_load(port: int, seconds: float, concurrency: int, warmup: float = 2.0) -> LoadResult:
+    result, lock = LoadResult(seconds=seconds), threading.Lock()
+    cpu_before = time.process_time()
+    start = time.monotonic() + warmup
+    stop = start + seconds
+    threads = [threading.Thread(target=_drive, args=(port, start, stop, result, lock, i)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.client_cpu = time.process_time() - cpu_before
+    return result
+
+
+# --- servers and databases ---------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if sock.recv(12).startswith(b"HTTP/1.1"):
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def _serve(app_spec: str, port: int, workers: int, threads: int, extra_env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "--config", str(REPO_ROOT / "deploy" / "gunicorn.conf.py"),
+               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+               "--worker-class", "gthread", "--keep-alive", "30", "--no-control-socket", app_spec]
+    proc = subprocess.Popen(command, env={**os.environ, **extra_env}, cwd=REPO_ROOT)
+    _wait_until_serving(port, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _postgres_dsn() -> str:
+    return env("MODQ_BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+def _new_postgres_database() -> str | None:
+    try:
+        import psycopg
+
+        name = f"modq_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(_postgres_dsn(), autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            info = conn.info
+            return f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{name}"
+    except Exception as exc:
+        print(f"PostgreSQL not reachable ({exc.__class__.__name__}); skipping it", file=sys.stderr)
+        return None
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_postgres_dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
+
+
+def _measure(label: str, app_spec: str, args, extra_env: dict) -> LoadResult:
+    port = _free_port()
+    proc = _serve(app_spec, port, args.workers, args.threads, extra_env)
+    try:
+        print(f"… {label}: {args.seconds:g} s at concurrency {args.concurrency}", file=sys.stderr, flush=True)
+        return run_load(port, args.seconds, args.concurrency)
+    finally:
+        _stop(proc)
+
+
+def _intake_run(label: str, db_url: str, args) -> LoadResult:
+    from shared.db import migrate
+    from services.intake.app import MIGRATIONS
+
+    migrate(db_url, MIGRATIONS)
+    extra = {"MODQ_INTAKE_DATABASE_URL": db_url, "MODQ_SNS_CLIENTS": f"{BENCH_CLIENT}:{BENCH_SECRET}",
+             "MODQ_LOG_LEVEL": "WARNING"}
+    return _measure(label, "services.intake.app:create_app()", args, extra)
+
+
+def _row(label: str, r: LoadResult, bare: LoadResult | None) -> str:
+    rate = r.accepted / r.seconds
+    others = {s: n for s, n in r.statuses.items() if s != 202}
+    ratio = f"{rate / (bare.accepted / bare.seconds):6.0%}" if bare and bare.accepted else "     -"
+    return (f"{label:<22}{rate:>10.0f}{r.percentile(50):>10.1f}{r.percentile(99):>10.1f}{ratio:>9}"
+            f"{r.client_cpu / r.seconds:>11.0%}   {others or ''}")
+
+
+def bench(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.intake bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per target (default 30)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=int(env("MODQ_WEB_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(env("MODQ_WEB_THREADS", "4")))
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+
+    results: list[tuple[str, LoadResult]] = []
+    bare = _measure("bare gunicorn+Flask", "services.intake.bench:create_bare_app()", args, {})
+    with tempfile.TemporaryDirectory(prefix="modq-bench-") as tmp:
+        results.append(("intake, SQLite", _intake_run("intake, SQLite", f"sqlite:///{tmp}/intake.db", args)))
+    pg_url = None if args.no_postgres else _new_postgres_database()
+    if pg_url:
+        try:
+            results.append(("intake, PostgreSQL", _intake_run("intake, PostgreSQL", pg_url, args)))
+        finally:
+            _drop_postgres_database(pg_url)
+
+    print(f"\nPOST /v1/reports, {args.seconds:g} s each, concurrency {args.concurrency}, gunicorn gthread "
+          f"{args.workers} workers × {args.threads} threads, {os.cpu_count()} CPUs")
+    print(f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}   other statuses")
+    print(_row("bare (parse, 202)", bare, None))
+    for label, result in results:
+        print(_row(label, result, bare))
+    return 0
+
+
+COMMANDS = {"bench": bench}

@@ -1,0 +1,39 @@
+"""Notifier settings read from the environment. The legal periods themselves live in
+shared.clock; these are operating choices (see services/notifier/README.md)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from shared.settings import env, env_float, env_int
+
+# Development-only token. Production sets MODQ_NOTIFIER_API_TOKENS from a secret store.
+DEV_API_TOKEN = "dev-notifier-token-change-me"
+
+
+def warning_window() -> dt.timedelta:
+    """How long before a §25 deadline an open request without N1/N2/N3 raises an alert."""
+    return dt.timedelta(hours=env_float("MODQ_S25_WARNING_HOURS", 24.0))
+
+
+def similar_notice_days() -> int:
+    """§27(ii): a poster told within this many days about a measure under the same clause
+    needs no second notice for the same kind of measure. 0 turns the exception off."""
+    return env_int("MODQ_S27_SIMILAR_DAYS", 30)
+
+
+def max_delivery_failures() -> int:
+    """After this many `failed` receipts a notice is not re-published again; an alert asks a
+    person to act."""
+    return env_int("MODQ_NOTICE_MAX_FAILURES", 5)
+
+
+def retry_delay(failures: int) -> dt.timedelta:
+    """Exponential backoff before re-publishing a failed notice: base, 2×base, 4×base … capped."""
+    base = env_float("MODQ_NOTICE_RETRY_BASE_SECONDS", 60.0)
+    cap = env_float("MODQ_NOTICE_RETRY_MAX_SECONDS", 3600.0)
+    return dt.timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
+
+
+def api_tokens() -> set[str]:
+    raw = env("MODQ_NOTIFIER_API_TOKENS", DEV_API_TOKEN)
+    return {t.strip() for t in raw.split(",") if t.strip()}

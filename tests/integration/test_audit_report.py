@@ -1,0 +1,167 @@
+"""The §28 report: every figure equals a count made independently from the events the test fed
+(SQLite and PostgreSQL)."""
+import datetime as dt
+import json
+import math
+from collections import Counter
+
+import pytest
+
+from shared import clock
+from services.decision import service
+from services.decision.audit import periods, render, transparency
+from services.decision.criteria_seed import seed_starter_criteria
+from tests.conftest import make_runtime
+from tests.integration import audit_scenario as scenario
+
+MEASURES = ("remove", "hide", "suspend_account")
+FROM, TO = "2025-04-01", "2026-03-31"
+NOW = dt.datetime(2026, 4, 10, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def decision(db_url):
+    runtime = make_runtime("decision", db_url)
+    seed_starter_criteria(runtime.db)
+    service.provision_dev_users(runtime.db)
+    return runtime
+
+
+@pytest.fixture
+def year(decision):
+    cases = scenario.plan()
+    scenario.run(decision, cases)
+    start, end = periods.resolve(FROM, TO, NOW)
+    with decision.db.sessions() as s:
+        report = transparency.generate(s, start, end, now=NOW)
+    return cases, report
+
+
+def counts(items) -> dict:
+    return dict(sorted(Counter(items).items()))
+
+
+def test_report_figures_equal_counts_made_from_the_events(year):
+    """One generated year (building it is the slow part), every section checked."""
+    for check in (check_requests_and_reports_received, check_measures_by_route_suspensions_and_ai,
+                  check_s25_notices_derived_from_decisions_on_requests,
+                  check_timeliness_time_to_decision_and_monthly_volumes, check_appeals_and_reversals_with_ai_share,
+                  check_html_has_charts_and_csv_has_one_figure_per_row):
+        check(year)
+
+
+def check_requests_and_reports_received(year):
+    cases, report = year
+    reports = [r for c in cases for r in c.reports]
+    requests = [r for r in reports if r.kind == "deletion_request"]
+    assert report["requests"]["total"] == len(requests)
+    assert report["requests"]["by_right_infringed"] == counts(r.right for r in requests)
+    assert report["requests"]["repeat"] == sum(r.is_repeat for r in requests)
+    assert report["user_reports"]["total"] == sum(r.kind == "report" for r in reports)
+    assert report["own_detection"]["total"] == sum(r.kind == "own" for r in reports)
+
+
+def check_measures_by_route_suspensions_and_ai(year):
+    cases, report = year
+    measured = [c for c in cases if c.measure in MEASURES]
+    assert report["measures"]["total"] == len(measured)
+    assert report["measures"]["by_measure"] == counts(c.measure for c in measured)
+    for route, key in (("report", "measures_on_user_reports"), ("own_detection", "measures_on_own_detection")):
+        on_route = [c for c in measured if c.route == route]
+        assert report[key]["total"] == len(on_route)
+        assert report[key].get("by_measure", {}) == counts(c.measure for c in on_route)
+    suspended = [c for c in measured if c.measure == "suspend_account"]
+    assert report["account_suspensions"]["total"] == len(suspended)
+    assert report["account_suspensions"].get("by_clause", {}) == counts(c.clause for c in suspended)
+    assert report["account_suspensions"].get("by_duration", {}) == counts(
+        "permanent" if c.permanent else "temporary" for c in suspended)
+    assert report["ai"]["measures_with_ai"]["total"] == sum(c.scored for c in measured)
+    assert report["s27_notices"]["N4"]["total"] == len(measured)
+    assert report["s27_notices"]["inquiries_s3_2_ii"] == sum(c.step == "poster_inquiry" for c in cases)
+
+
+def check_s25_notices_derived_from_decisions_on_requests(year):
+    cases, report = year
+    fresh = lambda c: [r for r in c.requests if not r.is_repeat]  # noqa: E731
+    n1 = [r for c in cases if c.measure in MEASURES for r in fresh(c)]
+    n2 = [r for c in cases if c.measure == "no_action" for r in fresh(c)]
+    n3 = [(c.step, r) for c in cases if c.step for r in fresh(c)]
+    notices = report["s25_notices"]
+    assert notices["N1"]["total"] == len(n1) and notices["N2"]["total"] == len(n2)
+    assert notices["N1"].get("by_right_infringed", {}) == counts(r.right for r in n1)
+    assert notices["N3"]["total"] == len(n3)
+    assert notices["N3"].get("by_item", {}) == counts(scenario.STEPS[step] for step, _ in n3)
+    extended = sum(len(fresh(c)) for c in cases if c.step and c.measure in MEASURES)
+    assert notices["N1"].get("by_paragraph", {}).get("s25_2", 0) == extended
+    # a repeat request gets no notice at each decision that answers it (§25(1) proviso)
+    repeats = sum(sum(r.is_repeat for r in c.requests) * (bool(c.step) + bool(c.measure)) for c in cases)
+    assert notices["not_sent"]["by_reason"]["repeat_request_s25_1_proviso"] == repeats
+    assert "s25_notices" in report["derived"]
+
+
+def check_timeliness_time_to_decision_and_monthly_volumes(year):
+    cases, report = year
+    answered = total = 0
+    for c in cases:
+        first_answer = c.step_at or c.decided_at
+        for r in c.requests:
+            if r.is_repeat:
+                continue
+            total += 1
+            answered += first_answer is not None and first_answer <= clock.s25_deadline(r.received_at)
+    timely = report["s25_timeliness"]
+    assert (timely["total"], timely["answered_within_deadline"], timely["pending"]) == (total, answered, 0)
+    assert timely["answered_within_deadline_share"] == round(answered / total, 4)
+
+    hours = sorted((c.decided_at - min(r.received_at for r in c.reports)).total_seconds() / 3600
+                   for c in cases if c.measure)
+    ttd = report["time_to_decision"]
+    assert ttd["count"] == len(hours)
+    assert ttd["percentiles"]["p50"] == round(hours[math.ceil(0.5 * len(hours)) - 1], 3)
+    assert sum(b["count"] for b in ttd["histogram"]) == len(hours)
+
+    month = lambda t: t.astimezone(clock.legal_zone()).strftime("%Y-%m")  # noqa: E731
+    by_month = {row["month"]: row for row in report["monthly"]}
+    assert len(report["monthly"]) == 12
+    expected_requests = counts(month(r.received_at) for c in cases for r in c.requests)
+    assert {m: row["requests"] for m, row in by_month.items() if row["requests"]} == expected_requests
+    expected_measures = counts(month(c.decided_at) for c in cases if c.measure in MEASURES)
+    assert {m: row["measures"] for m, row in by_month.items() if row["measures"]} == expected_measures
+
+
+def check_appeals_and_reversals_with_ai_share(year):
+    cases, report = year
+    appealed = [c for c in cases if c.appeal]
+    reversed_ = [c for c in appealed if c.appeal == "reversed"]
+    appeals = report["appeals"]
+    assert appeals["submitted"] == len(appealed) and len(reversed_) > 0
+    assert (appeals["upheld"], appeals["reversed"], appeals["pending"]) == (
+        sum(c.appeal == "upheld" for c in appealed), len(reversed_), sum(c.appeal == "open" for c in appealed))
+    assert appeals["reversals"] == len(reversed_)
+    assert appeals["reversals_of_ai_assisted"] == sum(c.scored for c in reversed_)
+    # a reversal is not a measure: the measures still count the original decisions
+    assert report["measures"]["total"] == sum(c.measure in MEASURES for c in cases)
+
+
+def test_operator_fields_are_null_with_a_note_unless_configured(tmp_path, monkeypatch):
+    monkeypatch.delenv("MODQ_TRANSPARENCY_OPERATOR_FILE", raising=False)
+    assert set(transparency.operator_fields().values()) == {None} and transparency.NOTES["operator"]
+    path = tmp_path / "operator.json"
+    path.write_text(json.dumps({"japanese_reviewers": 12, "self_evaluation": "概ね適切"}), encoding="utf-8")
+    monkeypatch.setenv("MODQ_TRANSPARENCY_OPERATOR_FILE", str(path))
+    assert transparency.operator_fields()["japanese_reviewers"] == 12
+
+
+def check_html_has_charts_and_csv_has_one_figure_per_row(year):
+    _, report = year
+    page = render.html(report)
+    assert page.count("<svg") == 2 and "判断までの時間" in page and "<script" not in page
+    text = render.csv_text(report, bom=True)
+    assert text.startswith("\ufeff項目,値")
+    assert f"measures.total,{report['measures']['total']}" in text
+
+
+def test_default_period_is_the_april_to_march_year_in_jst():
+    start, end = periods.resolve(None, None, dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.timezone.utc))  # 4/1 01:00 JST
+    assert clock.to_jst_iso(start) == "2026-04-01T00:00:00+09:00"
+    assert clock.to_jst_iso(end) == "2027-04-01T00:00:00+09:00"
