@@ -28,6 +28,7 @@ class LocalSystem:
     extra_env: dict[str, str] = field(default_factory=dict)
     web_workers: int = 1
     quiet: bool = False
+    worker_metrics: bool = False  # workers serve /metrics on their web port + 1000
 
     def __post_init__(self):
         self.var_dir = Path(self.var_dir)
@@ -47,6 +48,8 @@ class LocalSystem:
             base.setdefault("MODQ_KAFKA_HEARTBEAT_INTERVAL_MS", "500")
         for name, port in self.ports.items():
             base[f"MODQ_{name.upper()}_PORT"] = str(port)
+            if self.worker_metrics:
+                base[f"MODQ_{name.upper()}_WORKER_METRICS_PORT"] = str(port + 1000)
         base.update(self.extra_env)
         return base
 
@@ -156,7 +159,7 @@ def main() -> int:
     bootstrap = env("KAFKA_BOOTSTRAP_SERVERS")
     system = LocalSystem(var_dir=Path(env("MODQ_VAR_DIR", str(REPO_ROOT / "var"))), bootstrap=bootstrap,
                          ports={s: int(env(f"MODQ_{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
-                         web_workers=int(env("MODQ_WEB_WORKERS", "2")))
+                         web_workers=int(env("MODQ_WEB_WORKERS", "2")), worker_metrics=True)
     stopping = False
 
     def _stop(signum, _frame):
@@ -180,6 +183,7 @@ modq is running (logs in {system.log_dir}):
   classifier  {system.url('classifier')}  POST /v1/score
   decision    {system.url('decision')}    web view: {system.url('decision')}/queue
   notifier    {system.url('notifier')}    GET /v1/notices
+Metrics: each web port's /metrics; workers on the web port + 1000 (e.g. :9001/metrics)
 Development credentials (never use in production):
   SNS client demo / secret demo-secret
   web users moderator@example.jp / moderator, specialist@example.jp / specialist,

@@ -175,7 +175,7 @@ class AppealSubmittedV1(Schema):
     submitted_at = fields.String(required=True)
 
 
-NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ")
+NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ", "REV")  # REV: a measure lifted after an appeal
 
 
 class NoticeV1(Schema):

@@ -13,6 +13,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from prometheus_client import Counter, Gauge
+
 from shared.db import utcnow
 from shared.events import Envelope, InvalidEvent, parse_event
 from shared.settings import KafkaSettings, topic
@@ -106,6 +108,12 @@ class BrokerProbe:
 
 BatchHandler = Callable[[list[Envelope]], None]
 
+EVENTS_HANDLED = Counter("modq_events_handled_total", "Events handled by a consumer group", ["group"])
+EVENTS_DEAD_LETTERED = Counter("modq_events_dead_lettered_total", "Messages sent to the dead-letter topic",
+                               ["group"])
+CONSUMER_LAG = Gauge("modq_consumer_lag", "Messages not yet consumed (high watermark - position)",
+                     ["group", "topic", "partition"])
+
 
 class EventConsumer:
     """Polls topics, parses CloudEvents, hands valid ones to ``handler`` in batches and commits
@@ -155,6 +163,7 @@ class EventConsumer:
         self.producer.send(topic("deadletter"), key=record.topic,
                            value=json.dumps(body, ensure_ascii=False).encode("utf-8")).get(timeout=30)
         self.dead_lettered += 1
+        EVENTS_DEAD_LETTERED.labels(self.group_id).inc()
         if self.on_invalid:
             self.on_invalid(body)
 
@@ -187,7 +196,23 @@ class EventConsumer:
             return 0
         consumer.commit()
         self.handled += len(envelopes)
+        EVENTS_HANDLED.labels(self.group_id).inc(len(envelopes))
         return len(records)
+
+    def record_lag(self) -> None:
+        """Lag from the high watermarks the fetches report (ListOffsets is not used: it is
+        unreliable on the development broker)."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        try:
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                        max(0, highwater - consumer.position(tp, timeout_ms=1000)))
+        except Exception:  # a rebalance in progress; the next sample will do
+            pass
 
     def run_forever(self) -> None:
         self.consumer = self._connect()

@@ -19,7 +19,11 @@ from typing import Callable
 from shared.db import Database, migrate
 from shared.kafka import BrokerProbe, EventConsumer, make_producer
 from shared.outbox import OutboxRelay, backlog, replay
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, env
+
+from prometheus_client import Gauge
+
+OUTBOX_BACKLOG = Gauge("modq_outbox_backlog", "Outbox events not yet published")
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,23 @@ class Worker:
             except Exception:
                 log.exception("periodic job %s failed", job.name)
 
+    def _observe(self) -> None:
+        OUTBOX_BACKLOG.set(self.runtime.outbox_backlog())
+        for consumer in self.consumers:
+            consumer.record_lag()
+
+    def serve_metrics(self) -> None:
+        """Workers have no HTTP app: expose their metrics on their own port when configured."""
+        port = env(f"MODQ_{self.settings.service.upper()}_WORKER_METRICS_PORT")
+        if port:
+            from prometheus_client import start_http_server
+
+            start_http_server(int(port), addr=env("MODQ_BIND_HOST", "127.0.0.1"))
+
     def run(self) -> None:
+        self.serve_metrics()
+        self.every("observe", 5.0, self._observe)
+
         def _stop(signum, _frame):
             log.info("signal %s: stopping", signum)
             self.stop()

@@ -16,6 +16,7 @@ LEGAL_BASIS = {
     "N3": "§25(2)",
     "N4": "§27",
     "INQ": "§3(2)(ii)",
+    "REV": "§27",  # the poster is told that a measure was lifted (law.md edge case 7: a new notice, never an edit)
 }
 
 MEASURE_JA = {"remove": "削除", "hide": "非表示（閲覧制限）", "suspend_account": "アカウントの停止",
@@ -64,6 +65,9 @@ def missing_fields(notice_type: str, f: dict) -> list[str]:
         if not f.get("exception_code"):
             for key in ("id", "version", "text"):
                 need(f"clause.{key}", clause.get(key))
+    if notice_type == "REV":
+        for key in ("post_id", "reverses", "reason"):
+            need(key, f.get(key))
     if notice_type == "INQ":
         for key in ("post_url", "post_text", "right_infringed", "reason", "reply_days"):
             need(key, f.get(key))

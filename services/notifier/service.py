@@ -89,6 +89,9 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime) -> Non
 
 def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> None:
     d = env.data
+    if d["action"] == "reversal":
+        _reversal_notice(session, d, now)
+        return
     tracked = [_track_from_decision(session, d, ref) for ref in _deletion_requests(d)]
     if d["final"]:
         for request in tracked:
@@ -100,6 +103,16 @@ def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> N
         _interim_notice(session, d, request, now)
     if d["action"] == "poster_inquiry":
         _inquiry(session, d, now)
+
+
+def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
+    """An appeal lifted a measure: the poster gets a new notice (the earlier N4 is never edited).
+    The requests already had their final notices, so requesters get none."""
+    issue(session, notice_type="REV", notice_id=stable_id("notice", "REV", d["decision_id"]), case_id=d["case_id"],
+          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
+              "post_id": d["post"]["id"], "post_url": d["post"]["url"], "reverses": d.get("reverses"),
+              "reason": d.get("reason"), "decided_at": d["decided_at"],
+              "decided_at_text": clock.jst_text(clock.parse_instant(d["decided_at"]))})
 
 
 def _deletion_requests(d: dict) -> list[dict]:

@@ -141,3 +141,22 @@ def test_receipts_track_delivery_and_record_unreachable_posters(notifier):
     with notifier.db.sessions() as s:
         exc = s.scalar(sa.select(NoticeException))
         assert exc.reason_code == "recipient_unreachable" and exc.related_notice_id == by_type["N4"].notice_id
+
+
+def test_reversal_after_an_appeal_sends_the_poster_a_new_notice(notifier):
+    req = request_event()
+    original = decision_event([req])
+    feed(notifier, req, original)
+    reversal = decision_event([], action="remove", clause=None, reason="異議を認め、措置を取り消します",
+                              facts=None, measure=None, final=True, reverses=original.data["decision_id"])
+    reversal.data["action"] = "reversal"
+    feed(notifier, reversal)
+    feed(notifier, reversal)
+    _, all_notices = notices(notifier)
+    types = sorted(n.notice_type for n in all_notices)
+    assert types == ["ACK", "N1", "N4", "REV"]
+    rev = [n for n in all_notices if n.notice_type == "REV"][0]
+    assert rev.status == "sent" and "取り消しました" in rev.body["text_ja"]
+    assert original.data["decision_id"] in rev.body["text_ja"]
+    n4 = [n for n in all_notices if n.notice_type == "N4"][0]
+    assert n4.body["text_ja"]  # the earlier notice is untouched

@@ -82,6 +82,10 @@ def test_consumer_dead_letters_malformed_messages_and_keeps_going(broker, topics
     consumer.stop()
     thread.join(10)
     assert [e.id for e in seen] == [good.id]
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("modq_events_dead_lettered_total", {"group": consumer.group_id}) == 4
+    assert REGISTRY.get_sample_value("modq_events_handled_total", {"group": consumer.group_id}) == 1
     dlq = read_all(broker.bootstrap, topics["deadletter"], 4)
     reasons = [json.loads(r.value)["reason"] for r in dlq]
     assert len(reasons) == 4 and all(reasons)
