@@ -18,10 +18,10 @@ import argparse
 import http.client
 import itertools
 import json
-import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from shared.broker import free_port
 from shared.devrun import SERVICES, LocalSystem
+from shared.settings import REPO_ROOT
 from shared.signing import signed_headers
 
 CLIENT, SECRET = "storm", "storm-secret"
@@ -339,10 +340,11 @@ class MemorySampler(threading.Thread):
     def sample(self) -> None:
         children = children_by_parent()
         for (service, kind), proc in list(self.system.procs.items()):
-            self.record(f"{service} {kind}", rss_kib(proc.pid))
+            main = "web (gunicorn master)" if kind == "web" else kind
+            self.record(f"{service} {main}", rss_kib(proc.pid))
             kids = [rss_kib(pid) for pid in children.get(proc.pid, [])]
             if kids:
-                self.record(f"{service} {kind} ×{len(kids)} (largest)", max(kids))
+                self.record(f"{service} {kind} workers (largest of {len(kids)})", max(kids))
 
     def record(self, label: str, kib: int) -> None:
         if kib <= 0:
@@ -411,16 +413,23 @@ def count_rows(engine: sa.Engine, query: str) -> int:
         return -1
 
 
-def wait_for_scores(engine: sa.Engine, accepted: int, timeout: float, stop: threading.Event) -> tuple[float | None, int]:
-    """Seconds until the classifier has a score for every accepted report (None: gave up)."""
+def wait_until_counted(probes: dict[str, tuple[sa.Engine, str]], target: int, timeout: float,
+                       stop: threading.Event) -> dict[str, tuple[float | None, int]]:
+    """For each probe (an engine and a count query): seconds until its count reached ``target``
+    (None: not within ``timeout``) and the last count."""
     began = time.monotonic()
-    scored = 0
+    reached: dict[str, float] = {}
+    counts = {name: 0 for name in probes}
     while not stop.is_set() and time.monotonic() - began < timeout:
-        scored = count_rows(engine, "SELECT count(*) FROM scores")
-        if scored >= accepted:
-            return time.monotonic() - began, scored
+        for name, (engine, query) in probes.items():
+            if name not in reached:
+                counts[name] = count_rows(engine, query)
+                if counts[name] >= target:
+                    reached[name] = time.monotonic() - began
+        if len(reached) == len(probes):
+            break
         stop.wait(0.5)
-    return None, scored
+    return {name: (reached.get(name), counts[name]) for name in probes}
 
 
 def hot_case_counts(engine: sa.Engine, post_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -436,20 +445,32 @@ def hot_case_counts(engine: sa.Engine, post_ids: list[str]) -> dict[str, tuple[i
 
 # --- the run -----------------------------------------------------------------------------
 
-def build_system(args, var_dir: Path, urls: dict[str, str]) -> LocalSystem:
+class StormSystem(LocalSystem):
+    """LocalSystem whose set-up commands (migrate, seed) log to a file, not the terminal."""
+
+    def run_cmd(self, service: str, *args: str) -> None:
+        with open(self.log_dir / "setup.log", "ab") as log:
+            subprocess.run([sys.executable, "-m", f"services.{service}", *args], env=self.env(), check=True,
+                           cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def build_system(args, var_dir: Path, urls: dict[str, str]) -> StormSystem:
     extra = {f"MODQ_{s.upper()}_DATABASE_URL": url for s, url in urls.items()}
     extra.update({"MODQ_SNS_CLIENTS": f"{CLIENT}:{SECRET}", "MODQ_WEB_THREADS": str(args.web_threads)})
     if args.model:
         extra["MODQ_CLASSIFIER_MODEL"] = str(resolve_model(args.model, var_dir))
-    return LocalSystem(var_dir=var_dir, ports={s: free_port() for s in SERVICES}, broker_port=free_port(),
+    return StormSystem(var_dir=var_dir, ports={s: free_port() for s in SERVICES}, broker_port=free_port(),
                        extra_env=extra, web_workers=args.web_workers, quiet=True)
 
 
 def resolve_model(model: str, var_dir: Path) -> Path:
     if model != "tiny":
         return Path(model).resolve()
+    from transformers.utils import logging as transformers_logging
+
     from services.classifier.testing import build_tiny_random_model
 
+    transformers_logging.disable_progress_bar()
     return Path(build_tiny_random_model(var_dir / "tiny-model"))
 
 
@@ -475,6 +496,11 @@ class Outcome:
     scored_at_storm_end: int = 0
     drain_seconds: float | None = None
     scored: int = 0
+    queued_at_storm_end: int = 0
+    queue_catch_up_seconds: float | None = None
+    queued: int = 0
+    interrupted: bool = False
+    hot_post_ids: list[str] = field(default_factory=list)
     hot: dict = field(default_factory=dict)
 
 
@@ -493,50 +519,50 @@ def run_storm(system: LocalSystem, args, urls: dict[str, str], stop: threading.E
     load = storm.run()
     traffic_stop.set()
     background.join(30)
-    outcome = Outcome(load, storm.ended - storm.started, background, watcher, memory)
+    outcome = Outcome(load, storm.ended - storm.started, background, watcher, memory,
+                      hot_post_ids=post_ids[:HOT_POSTS_SHOWN])
     measure_drain(outcome, urls, args, stop)
-    outcome.hot = settled_hot_cases(urls, post_ids[:HOT_POSTS_SHOWN], load, stop)
+    outcome.interrupted = stop.is_set()
     observers_stop.set()
     for thread in (memory, watcher):
         thread.join(30)
     return outcome
 
 
+SCORED = "SELECT count(*) FROM scores"
+QUEUED = "SELECT count(*) FROM case_reports"
+
+
 def measure_drain(outcome: Outcome, urls: dict[str, str], args, stop: threading.Event) -> None:
-    engine = sa.create_engine(sql_url(urls["classifier"]))
+    """From the end of the storm until the classifier has scored, and the decision service has
+    put on a case, every accepted report."""
+    engines = {name: sa.create_engine(sql_url(urls[name])) for name in ("classifier", "decision")}
     try:
         outcome.accepted_total = outcome.load.accepted + outcome.background.accepted
-        outcome.scored_at_storm_end = count_rows(engine, "SELECT count(*) FROM scores")
+        outcome.scored_at_storm_end = count_rows(engines["classifier"], SCORED)
+        outcome.queued_at_storm_end = count_rows(engines["decision"], QUEUED)
         print(f"storm over after {outcome.storm_seconds:.1f} s: {outcome.accepted_total} accepted, "
-              f"{outcome.scored_at_storm_end} scored; waiting for the classifier…", flush=True)
-        outcome.drain_seconds, outcome.scored = wait_for_scores(engine, outcome.accepted_total, args.drain_timeout, stop)
+              f"{outcome.scored_at_storm_end} scored, {outcome.queued_at_storm_end} on cases; waiting…", flush=True)
+        probes = {"scored": (engines["classifier"], SCORED), "queued": (engines["decision"], QUEUED)}
+        result = wait_until_counted(probes, outcome.accepted_total, args.drain_timeout, stop)
+        outcome.drain_seconds, outcome.scored = result["scored"]
+        outcome.queue_catch_up_seconds, outcome.queued = result["queued"]
+        outcome.hot = hot_case_counts(engines["decision"], outcome.hot_post_ids)
     finally:
-        engine.dispose()
-
-
-def settled_hot_cases(urls: dict[str, str], hot_ids: list[str], load: LoadStats, stop: threading.Event,
-                      timeout: float = 30.0) -> dict:
-    """The decision service's cases of the hottest posts, once it has counted every accepted report."""
-    engine = sa.create_engine(sql_url(urls["decision"]))
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            hot = hot_case_counts(engine, hot_ids)
-            settled = all(hot.get(p, (0, 0))[1] >= load.accepted_by_post[p] for p in hot_ids)
-            if settled or time.monotonic() > deadline or stop.wait(1.0):
-                return hot
-    finally:
-        engine.dispose()
+        for engine in engines.values():
+            engine.dispose()
 
 
 # --- the summary -------------------------------------------------------------------------
 
-def print_table(title: str, header: tuple, rows: list[tuple]) -> None:
+def print_table(title: str, header: tuple, rows: list[tuple], numeric: bool = True) -> None:
+    """A plain-text table; ``numeric`` right-aligns every column but the first."""
     cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in row) for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")
     for n, row in enumerate(cells):
-        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print("  " + "  ".join(c.rjust(w) if i and numeric else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 
@@ -553,7 +579,7 @@ def print_summary(outcome: Outcome, args) -> None:
     target = args.reports / args.seconds
     achieved = load.accepted / outcome.storm_seconds if outcome.storm_seconds else 0.0
     errors = sum(n for s, n in load.statuses.items() if s != 202)
-    print_table("Intake under the storm", ("measure", "value"), [
+    print_table("Intake under the storm", ("measure", "value"), numeric=False, rows=[
         ("reports sent / accepted (202)", f"{sum(load.statuses.values())} / {load.accepted}"),
         ("target / achieved accepted/s", f"{target:.1f} / {achieved:.1f}"),
         ("storm lasted s (planned)", f"{outcome.storm_seconds:.1f} ({args.seconds:.0f})"),
@@ -565,7 +591,7 @@ def print_summary(outcome: Outcome, args) -> None:
         ("moderator decisions", f"{len(bg.decided)} (queue p50/p95 {ms(bg.queue_ms, 50)}/{ms(bg.queue_ms, 95)} ms, "
                                 f"decision p50 {ms(bg.decision_ms, 50)} ms)"),
     ])
-    print_table("Queue (GET /v1/cases?limit=500 sampled)", ("measure", "value"), [
+    print_table("Queue (GET /v1/cases?limit=500 sampled)", ("measure", "value"), numeric=False, rows=[
         ("samples (failed)", f"{watcher.samples} ({watcher.failed})"),
         ("samples out of priority order", watcher.misordered),
         ("posts with more than one open case", watcher.duplicate_posts),
@@ -579,23 +605,31 @@ def print_summary(outcome: Outcome, args) -> None:
 
 def print_hot_posts(outcome: Outcome) -> None:
     rows = []
-    for post_id, accepted in outcome.load.accepted_by_post.most_common(HOT_POSTS_SHOWN):
+    for post_id in outcome.hot_post_ids:
         cases, counted = outcome.hot.get(post_id, (0, 0))
-        rows.append((post_id, accepted, cases, counted))
+        rows.append((post_id, outcome.load.accepted_by_post[post_id], cases, counted))
     print_table("Hottest posts (decision service's cases)", ("post", "accepted", "cases", "reports on case"), rows)
 
 
+def seconds_or_why(seconds: float | None, interrupted: bool) -> str:
+    if seconds is not None:
+        return f"{seconds:.1f}"
+    return "interrupted" if interrupted else "not within --drain-timeout"
+
+
 def print_drain(outcome: Outcome) -> None:
-    backlog = outcome.accepted_total - outcome.scored_at_storm_end
-    drained = outcome.drain_seconds is not None
-    total_s = outcome.storm_seconds + (outcome.drain_seconds or 0.0)
-    drain_rate = (outcome.scored - outcome.scored_at_storm_end) / outcome.drain_seconds if outcome.drain_seconds else None
-    print_table("Classifier backlog", ("measure", "value"), [
-        ("accepted / scored", f"{outcome.accepted_total} / {outcome.scored}"),
-        ("backlog at the end of the storm", backlog),
-        ("time to drain after the storm s", f"{outcome.drain_seconds:.1f}" if drained else "not drained (gave up)"),
-        ("scored/s while draining", f"{drain_rate:.1f}" if drain_rate else "–"),
-        ("scored/s from storm start to drained", f"{outcome.scored / total_s:.1f}" if drained and total_s else "–"),
+    drained = outcome.drain_seconds
+    drain_rate = (outcome.scored - outcome.scored_at_storm_end) / drained if drained else None
+    overall = outcome.scored / (outcome.storm_seconds + drained) if drained is not None else None
+    print_table("Backlog after the storm", ("measure", "value"), numeric=False, rows=[
+        ("accepted / scored / on cases", f"{outcome.accepted_total} / {outcome.scored} / {outcome.queued}"),
+        ("not yet scored at the end of the storm", outcome.accepted_total - outcome.scored_at_storm_end),
+        ("classifier: time to drain s", seconds_or_why(drained, outcome.interrupted)),
+        ("classifier: scored/s while draining", f"{drain_rate:.1f}" if drain_rate else "–"),
+        ("classifier: scored/s, storm start to drained", f"{overall:.1f}" if overall else "–"),
+        ("not yet on a case at the end of the storm", outcome.accepted_total - outcome.queued_at_storm_end),
+        ("decision: time until every report is on its case s",
+         seconds_or_why(outcome.queue_catch_up_seconds, outcome.interrupted)),
     ])
 
 

@@ -110,6 +110,7 @@ class CaseReport(Base):
     """A report or deletion request on a case, each with its own clock (§25)."""
 
     __tablename__ = "case_reports"
+    __table_args__ = (sa.Index("ix_case_reports_case_reporter", "case_id", "reporter_id"),)
 
     report_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)

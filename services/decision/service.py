@@ -120,23 +120,56 @@ def issue_token(db: Database, user_id: int, label: str = "") -> str:
 # --- projection of intake's and the classifier's events --------------------------------
 
 def _refresh(case: Case, session: Session, now: dt.datetime) -> None:
-    reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case.id)).all()
-    case.report_count = len(reports)
-    case.reporter_count = len({r.reporter_id for r in reports})
-    case.request_count = sum(1 for r in reports if r.treated_as == "deletion_request")
-    waiting = [r.deadline_at for r in reports
-               if r.treated_as == "deletion_request" and r.status == "open" and r.deadline_at]
-    case.next_deadline_at = min(waiting) if waiting else None
-    case.reason_categories = sorted({r.reason_category or r.right_infringed for r in reports
-                                     if (r.reason_category or r.right_infringed)})
-    scored = [r for r in reports if r.score is not None]
-    if scored:
-        best = max(scored, key=lambda r: r.score)
-        case.score, case.categories, case.model_version = best.score, best.categories, best.model_version
-        case.top_category = domain.top_category(best.categories)
+    """Recompute a case's figures from all its reports, in SQL (a hot case has thousands)."""
+    is_request = CaseReport.treated_as == "deletion_request"
+    waiting = sa.case((sa.and_(is_request, CaseReport.status == "open"), CaseReport.deadline_at))
+    counts = session.execute(sa.select(
+        sa.func.count(), sa.func.count(sa.distinct(CaseReport.reporter_id)),
+        sa.func.coalesce(sa.func.sum(sa.case((is_request, 1), else_=0)), 0), sa.func.min(waiting))
+        .where(CaseReport.case_id == case.id)).one()
+    case.report_count, case.reporter_count, case.request_count, case.next_deadline_at = counts
+    label = sa.func.coalesce(CaseReport.reason_category, CaseReport.right_infringed)
+    case.reason_categories = sorted(c for c in session.scalars(
+        sa.select(label).where(CaseReport.case_id == case.id, label.is_not(None)).distinct()))
+    best = session.execute(sa.select(CaseReport.score, CaseReport.categories, CaseReport.model_version)
+                           .where(CaseReport.case_id == case.id, CaseReport.score.is_not(None))
+                           .order_by(CaseReport.score.desc()).limit(1)).first()
+    if best is not None:
+        _take_score(case, *best)
+    _reprioritise(case, now)
+
+
+def _absorb_report(case: Case, report: CaseReport, session: Session, now: dt.datetime) -> None:
+    """Add one new report to the case's figures without re-reading the others: during a
+    report storm (炎上) one post gets thousands of reports, and a full recount per report
+    would make the projection quadratic."""
+    case.report_count += 1
+    seen_reporter = session.scalar(sa.select(CaseReport.report_id).where(
+        CaseReport.case_id == case.id, CaseReport.reporter_id == report.reporter_id,
+        CaseReport.report_id != report.report_id).limit(1))
+    if seen_reporter is None:
+        case.reporter_count += 1
+    if report.treated_as == "deletion_request":
+        case.request_count += 1
+        if report.status == "open" and report.deadline_at is not None:
+            current = case.next_deadline_at
+            case.next_deadline_at = report.deadline_at if current is None else min(current, report.deadline_at)
+    label = report.reason_category or report.right_infringed
+    if label and label not in (case.reason_categories or []):
+        case.reason_categories = sorted([*(case.reason_categories or []), label])
+    _reprioritise(case, now)
+
+
+def _take_score(case: Case, score: float, categories: dict | None, model_version: str | None) -> None:
+    case.score, case.categories, case.model_version = score, categories, model_version
+    case.top_category = domain.top_category(categories)
+
+
+def _reprioritise(case: Case, now: dt.datetime) -> None:
+    waiting = case.next_deadline_at is not None
     case.priority = domain.compute_priority(
         score=case.score, categories=case.categories, reporter_count=case.reporter_count,
-        has_request=bool(waiting), next_deadline_at=case.next_deadline_at, now=now,
+        has_request=waiting, next_deadline_at=case.next_deadline_at, now=now,
         warning=WARNING_WINDOW) if case.status == "open" else 0.0
     case.deadline_alert = case.status == "open" and domain.is_near_deadline(case.next_deadline_at, now, WARNING_WINDOW)
     case.updated_at = now
@@ -146,8 +179,9 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
     now = now or utcnow()
     data = env.data
     case = session.get(Case, data["case_id"])
-    reopened = False
+    reopened = created = False
     if case is None:
+        created = True
         case = Case(id=data["case_id"], post_id=data["post"]["id"], author_id=data["post"]["author_id"],
                     post=data["post"], evidence_sha256=data.get("evidence_sha256"), status="open",
                     created_at=clock.parse_instant(data["received_at"]), updated_at=now, reason_categories=[])
@@ -156,17 +190,23 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
     elif case.status != "open":
         case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
         reopened = True
-    if session.get(CaseReport, data["report_id"]) is None:
+    report = session.get(CaseReport, data["report_id"])
+    if report is None:
         reporter = data.get("reporter") or domain.OWN_DETECTION_REPORTER
-        session.add(CaseReport(
+        report = CaseReport(
             report_id=data["report_id"], case_id=case.id, kind=data["kind"], treated_as=data["treated_as"],
             reporter_id=reporter["id"], reporter=reporter, reason=data.get("reason"),
             reason_category=data.get("reason_category"), right_infringed=data.get("right_infringed"),
             request_type=data.get("request_type") or "ordinary", is_repeat=bool(data.get("is_repeat")),
             received_at=clock.parse_instant(data["received_at"]),
-            deadline_at=clock.parse_instant(data["deadline_at"]) if data.get("deadline_at") else None))
+            deadline_at=clock.parse_instant(data["deadline_at"]) if data.get("deadline_at") else None,
+            status="open")
+        session.add(report)
         session.flush()
-    _refresh(case, session, now)
+        if created or reopened:
+            _refresh(case, session, now)
+        else:
+            _absorb_report(case, report, session, now)
     append_audit(session, case_id=case.id, event_type="report.received", actor="system:intake",
                  payload={"report_id": data["report_id"], "kind": data["kind"], "treated_as": data["treated_as"],
                           "received_at": data["received_at"], "deadline_at": data.get("deadline_at"),
@@ -183,7 +223,9 @@ def on_report_scored(session: Session, env: Envelope, now: dt.datetime | None = 
     report.categories = env.data["categories"]
     report.model_version = env.data["model_version"]
     case = session.get(Case, report.case_id)
-    _refresh(case, session, now)
+    if case.score is None or report.score > case.score:
+        _take_score(case, report.score, report.categories, report.model_version)
+    _reprioritise(case, now)
     append_audit(session, case_id=case.id, event_type="report.scored", actor="system:classifier",
                  payload={"report_id": report.report_id, "score": report.score,
                           "model_version": report.model_version}, at=now)

@@ -191,3 +191,22 @@ def test_held_notice_alert_marks_the_case_blocked(decision):
         assert service.queue_counts(s)["blocked_notices"] == 1
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
                         .where(AuditEvent.event_type == "alert.notice_held")) == 1
+
+
+def test_incremental_case_figures_match_a_full_recount(decision):
+    """A storm adds reports one by one without re-reading the case; the result must equal a recount."""
+    old = dt.datetime.now(UTC) - dt.timedelta(days=2)
+    events = [received(reporter=f"r{i % 7}", kind="deletion_request" if i % 3 == 0 else "report",
+                       received_at=old + dt.timedelta(minutes=i)) for i in range(40)]
+    feed(decision, *events[:20])
+    feed(decision, *events[20:], scored(events[5].data["report_id"], score=0.4),
+         scored(events[30].data["report_id"], score=0.8))
+    with decision.db.unit_of_work() as uow:
+        case = uow.session.get(Case, "case-1")
+        incremental = (case.report_count, case.reporter_count, case.request_count, case.next_deadline_at,
+                       case.score, case.priority, list(case.reason_categories))
+        service._refresh(case, uow.session, case.updated_at)
+        recount = (case.report_count, case.reporter_count, case.request_count, case.next_deadline_at,
+                   case.score, case.priority, list(case.reason_categories))
+    assert incremental == recount
+    assert incremental[:3] == (40, 7, 14) and incremental[4] == 0.8
