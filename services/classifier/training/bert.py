@@ -16,6 +16,7 @@ import json
 import math
 import pathlib
 import re
+import sys
 import time
 from typing import Callable, Sequence
 
@@ -32,7 +33,7 @@ LOG_FILE: list = []
 
 def log(msg: str) -> None:
     line = f"{time.strftime('%H:%M:%S')} {msg}"
-    print(line, flush=True)
+    print(line, file=sys.stderr, flush=True)
     for path in LOG_FILE:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")

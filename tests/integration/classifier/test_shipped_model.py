@@ -61,8 +61,10 @@ def test_hard_negatives_scored_low(test_metrics):
 
 
 def test_obvious_cases(shipped):
-    abusive = ["@yuki_0412 次会ったら殺す", "お前ほんとに頭悪いな、消えろ"]
-    benign = ["今日の昼ごはん、会社近くの定食屋で唐揚げ定食", "明日は雨らしいので傘を忘れずに"]
+    # with and without a reply handle: the handle must not decide the score
+    abusive = ["@yuki_0412 次会ったら殺す", "次会ったら殺す", "お前ほんとに頭悪いな、消えろ", "死ね"]
+    benign = ["今日の昼ごはん、会社近くの定食屋で唐揚げ定食", "明日は雨らしいので傘を忘れずに",
+              "@mikan_box 今日のランチ美味しかったね"]
     s_abusive = [r["score"] for r in shipped.score(abusive)]
     s_benign = [r["score"] for r in shipped.score(benign)]
     assert min(s_abusive) > max(s_benign)
