@@ -21,6 +21,7 @@ from services.decision.models import (AuditEvent, Case, CaseReport, Clause, Crit
                                       PosterReply, User)
 
 bp = Blueprint("web", __name__)
+UNKNOWN_AUTHOR = "unknown"  # what intake's public form records when the post's author is not known
 
 
 def _db():
@@ -154,8 +155,10 @@ def case_page(case_id):
                                     .order_by(Decision.decided_at)).all()
         history = session.scalars(sa.select(AuditEvent).where(AuditEvent.case_id == case_id)
                                   .order_by(AuditEvent.seq)).all()
-        earlier = session.scalars(sa.select(Case).where(Case.author_id == case.author_id, Case.id != case.id)
-                                  .order_by(Case.created_at.desc()).limit(20)).all()
+        # The public form cannot always name the poster ("unknown"): such cases are not one person's.
+        earlier = [] if case.author_id == UNKNOWN_AUTHOR else session.scalars(
+            sa.select(Case).where(Case.author_id == case.author_id, Case.id != case.id)
+            .order_by(Case.created_at.desc()).limit(20)).all()
         version, clauses = service.criteria_in_force(session, now)
         deciders = _deciders(session, decisions)
         inquiries = session.scalars(sa.select(PosterInquiry).where(PosterInquiry.case_id == case_id)

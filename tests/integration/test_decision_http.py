@@ -344,3 +344,15 @@ def test_counts_come_from_one_query(decision):
         counts = service.queue_counts(s)
     assert counts == {"open": 1, "requests": 1, "near_deadline": 0, "blocked_notices": 0, "specialist": 0,
                       "ready": 0}
+
+
+def test_earlier_cases_are_listed_per_poster_but_never_for_an_unknown_author(decision, app):
+    open_case(decision, case_id="known-1", author="u-alice")
+    open_case(decision, case_id="known-2", author="u-alice")
+    open_case(decision, case_id="form-1", author="unknown")
+    open_case(decision, case_id="form-2", author="unknown")
+    client = signed_in(app, "moderator")
+    known = client.get("/cases/known-2").get_data(as_text=True)
+    assert "/cases/known-1" in known
+    unknown = client.get("/cases/form-2").get_data(as_text=True)
+    assert "/cases/form-1" not in unknown
