@@ -107,6 +107,9 @@ class Worker:
 
     def consume(self, *, group_id: str, topics: list[str], handler, expected_types=None,
                 batch_size: int | None = None, batch_ms: int | None = None) -> EventConsumer:
+        # A suffix keeps consumer groups apart when several systems share one broker (tests,
+        # staging beside production); production leaves it unset.
+        group_id = group_id + (env("MODQ_CONSUMER_GROUP_SUFFIX") or "")
         consumer = EventConsumer(
             self.settings.kafka, group_id=group_id, topics=topics, handler=handler, producer=self.producer,
             client_id=f"{self.settings.service}-{group_id}", expected_types=expected_types,

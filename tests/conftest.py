@@ -56,6 +56,7 @@ def topics(monkeypatch):
     for key, name in DEFAULT_TOPICS.items():
         names[key] = f"{name}.{suffix}"
         monkeypatch.setenv(f"MODQ_TOPIC_{key.upper()}", names[key])
+    monkeypatch.setenv("MODQ_CONSUMER_GROUP_SUFFIX", f".{suffix}")  # fresh consumer groups too
     return names
 
 

@@ -26,6 +26,7 @@ def system(broker, tiny_model, tmp_path_factory):
 
     topics = {k: f"{v}.{suffix}" for k, v in DEFAULT_TOPICS.items()}
     env = {f"MODQ_TOPIC_{k.upper()}": v for k, v in topics.items()}
+    env["MODQ_CONSUMER_GROUP_SUFFIX"] = f".{suffix}"
     env.update({"MODQ_CLASSIFIER_MODEL": str(tiny_model), "MODQ_OUTBOX_POLL_SECONDS": "0.05",
                 "MODQ_KAFKA_SESSION_TIMEOUT_MS": "2000", "MODQ_KAFKA_HEARTBEAT_INTERVAL_MS": "500"})
     sys_ = LocalSystem(var_dir=tmp_path_factory.mktemp("var"), ports={s: free_port() for s in SERVICES},
