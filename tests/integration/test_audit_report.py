@@ -10,21 +10,11 @@ import pytest
 from shared import clock
 from services.decision import service
 from services.decision.audit import periods, render, transparency
-from services.decision.criteria_seed import seed_starter_criteria
-from tests.conftest import make_runtime
 from tests.integration import audit_scenario as scenario
 
 MEASURES = ("remove", "hide", "suspend_account")
 FROM, TO = "2025-04-01", "2026-03-31"
 NOW = dt.datetime(2026, 4, 10, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def decision(db_url):
-    runtime = make_runtime("decision", db_url)
-    seed_starter_criteria(runtime.db)
-    service.provision_dev_users(runtime.db)
-    return runtime
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ import sqlalchemy as sa
 from shared.events import INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, make_event, parse_event
 from services.decision import service
 from services.decision.app import create_app
-from services.decision.criteria_seed import seed_starter_criteria
 from services.decision.domain import DecisionInput
 from services.decision.models import AuditEvent, Case, Decision, PosterInquiry, User
-from tests.conftest import make_runtime
 
 UTC = dt.timezone.utc
 MEDIA = [{"id": "m-1", "url": "https://sns.example.jp/media/1.jpg"},
          {"id": "m-2", "url": "https://sns.example.jp/media/2.jpg"}]
-
-
-@pytest.fixture
-def decision(db_url):
-    runtime = make_runtime("decision", db_url)
-    seed_starter_criteria(runtime.db)
-    service.provision_dev_users(runtime.db)
-    return runtime
 
 
 @pytest.fixture

@@ -9,21 +9,11 @@ import sqlalchemy as sa
 
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event
 from services.decision import service
-from services.decision.criteria_seed import seed_starter_criteria
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Outbox, User
-from tests.conftest import make_runtime
 from tests.helpers import report_body
 
 UTC = dt.timezone.utc
-
-
-@pytest.fixture
-def decision(db_url):
-    runtime = make_runtime("decision", db_url)
-    seed_starter_criteria(runtime.db)
-    service.provision_dev_users(runtime.db)
-    return runtime
 
 
 def user(runtime, role):
