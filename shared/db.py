@@ -6,9 +6,7 @@ its own Alembic migrations under ``services/<name>/migrations``.
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -98,7 +96,7 @@ class UnitOfWork:
 
         with db.unit_of_work() as uow:
             uow.session.add(thing)
-            uow.publish(event)      # goes to the outbox table, same transaction
+            stage(uow.session, Outbox, event, topic)  # shared.outbox: same transaction
             uow.commit()
 
     Leaving the block without commit() rolls back.
@@ -123,12 +121,6 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
-
-
-@contextmanager
-def session_scope(db: Database) -> Iterator[Session]:
-    with db.sessions() as session:
-        yield session
 
 
 def migrate(db_url: str, migrations_dir: Path, revision: str = "head") -> None:
