@@ -201,6 +201,7 @@ def test_stale_form_is_refused_with_a_clear_message(page, server, runtime):
 def test_keyboard_shortcuts(page, server):
     sign_in(page, server)
     rows = page.locator("#queue tbody tr[data-href]")
+    page.locator("html[data-shortcuts=on]").wait_for(state="attached")  # keys.js has loaded
     page.keyboard.press("j")
     expect(rows.nth(0)).to_have_class(SELECTED)
     page.keyboard.press("j")
@@ -211,9 +212,11 @@ def test_keyboard_shortcuts(page, server):
     target = rows.nth(0).get_attribute("data-href")
     page.keyboard.press("Enter")
     expect(page).to_have_url(server + target)
+    page.locator("html[data-shortcuts=on]").wait_for(state="attached")
     page.keyboard.press("c")
     expect(page.locator(".flash")).to_contain_text("案件を担当しました")
     page.goto(f"{server}/queue")
+    page.locator("html[data-shortcuts=on]").wait_for(state="attached")
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/cases/"))
 

@@ -20,4 +20,6 @@
     else if (e.key === "d") { var d = document.querySelector("#decision-form input[name=measure]"); if (d) { d.focus(); e.preventDefault(); } }
     else if (e.key === "g") { window.location = "/criteria"; }
   });
+  // lets tests (and other scripts) know the shortcuts are live
+  document.documentElement.dataset.shortcuts = "on";
 })();
