@@ -11,6 +11,7 @@ from shared.web import Api
 from shared.runtime import Runtime
 from shared.settings import env
 from shared.web import install_common
+from services.intake.batching import GroupCommit
 from services.intake.models import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -52,6 +53,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         return g.auth
 
     app.config["AUTHENTICATED"] = authenticated
+    app.extensions["intake_group_commit"] = GroupCommit(
+        runtime.db, max_batch=int(env("MODQ_INTAKE_MAX_BATCH", "64")),
+        gather_seconds=float(env("MODQ_INTAKE_BATCH_GATHER_MS", "3")) / 1000)
     api = Api(app)
 
     api.register_blueprint(views.blp)
@@ -71,3 +75,7 @@ def _limit_the_form(app: Flask, public) -> None:
         env("MODQ_INTAKE_FORM_RATE_LIMIT", DEFAULT_FORM_RATE_LIMIT), methods=["POST"],
         on_breach=public.rate_limited_page)(app.view_functions[endpoint])
     app.extensions["intake_limiter"] = limiter
+    # The limiter checks every request of the app by default; only the public form has a
+    # limit (API requests are signed), so its check runs for the form's blueprint alone.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    app.before_request_funcs.setdefault(public.public.name, []).append(limiter._check_request_limit)

@@ -1,5 +1,6 @@
 """Bad input on POST /v1/reports: every case gets a 4xx with the reason (or 503 when the
 database is down), never a 500 or a stack trace, and nothing half written."""
+import contextlib
 import json
 import shutil
 import time
@@ -153,21 +154,44 @@ def test_signature_for_another_body_or_from_the_future_is_401(sqlite_intake):
 
 def test_a_failure_midway_writes_nothing_and_is_503_with_retry_after(intake):
     client, runtime = intake
-
-    def lose_the_connection(conn, cursor, statement, *_):
-        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
-            raise sa.exc.OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
-
-    sa.event.listen(runtime.db.engine, "before_cursor_execute", lose_the_connection)
-    try:
+    with _outbox_writes_fail(runtime):
         resp = post(client, report_body("deletion_request", rights_holder=True), key="k-midway")
-    finally:
-        sa.event.remove(runtime.db.engine, "before_cursor_execute", lose_the_connection)
     assert_rejected(resp, 503, "database unavailable", runtime=runtime)
     assert resp.headers["Retry-After"].isdigit()
     # the client retries with the same key and a new signature: accepted once
     assert post(client, report_body("deletion_request", rights_holder=True), key="k-midway").status_code == 202
     assert count(runtime, "reports") == 1 and count(runtime, "outbox") == 1
+
+
+@contextlib.contextmanager
+def _outbox_writes_fail(runtime):
+    """The connection is lost when the event is staged, after the signature, case and report
+    rows were written in the same transaction. On PostgreSQL the batch is one statement, so
+    the failure comes from inside it (a trigger)."""
+    engine = runtime.db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("""
+                CREATE FUNCTION lose_the_connection() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'server closed the connection unexpectedly'; END $$;
+                CREATE TRIGGER lose_the_connection BEFORE INSERT ON outbox
+                    FOR EACH ROW EXECUTE FUNCTION lose_the_connection();""")
+        try:
+            yield
+        finally:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP TRIGGER lose_the_connection ON outbox; DROP FUNCTION lose_the_connection();")
+        return
+
+    def lose_the_connection(conn, cursor, statement, *_):
+        if "INSERT INTO OUTBOX" in statement.upper():
+            raise sa.exc.OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    sa.event.listen(engine, "before_cursor_execute", lose_the_connection)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", lose_the_connection)
 
 
 def test_a_database_that_is_gone_is_503_with_retry_after(db_url, tmp_path):

@@ -1,0 +1,151 @@
+"""Group commit: the submissions of concurrent API requests in one worker process are written
+together.
+
+Why: on PostgreSQL every transaction waits for a WAL flush, and every statement costs a round
+trip plus the driver's Python work, for one report or for fifty. One writer thread per process
+takes whatever requests are waiting, writes them (``postgres.store_submissions_postgresql``,
+or ``service.store_submissions`` on SQLite) and wakes each request with its own outcome.
+
+Batching costs no latency when the service is quiet: a lone request is a batch of one, written
+at once. Under load (the previous batch held more than one) the writer waits ``gather_seconds``
+(3 ms by default, MODQ_INTAKE_BATCH_GATHER_MS) before taking the queue, so that batches are
+large enough to be cheap per report.
+
+Nothing is answered before its batch is committed. A database error fails the requests of
+that batch (each answers 503 with Retry-After); the next batch tries again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+
+from prometheus_client import Histogram
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import Database
+from services.intake.postgres import store_submissions_postgresql
+from services.intake.service import Accepted, KnownCases, SignatureReplayed, Submission, store_submissions
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = Histogram("modq_intake_batch_size", "Submissions written per transaction",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+
+
+class WriterUnavailable(Exception):
+    """The batch could not be written (database down) or not in time; the client retries."""
+
+
+class _Waiting:
+    __slots__ = ("submission", "done", "outcome")
+
+    def __init__(self, submission: Submission):
+        self.submission = submission
+        self.done = threading.Event()
+        self.outcome: Accepted | Exception | None = None
+
+
+class GroupCommit:
+    def __init__(self, db: Database, max_batch: int = 64, gather_seconds: float = 0.003,
+                 wait_seconds: float = 25.0, idle_recheck_seconds: float = 10.0):
+        self._db = db
+        self._max_batch = max_batch
+        self._gather_seconds = gather_seconds
+        self._wait_seconds = wait_seconds  # below gunicorn's worker timeout (30 s)
+        self._queue: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer_pid: int | None = None
+        self._connection = None
+        self._last_write = 0.0
+        self._idle_recheck_seconds = idle_recheck_seconds
+        self._known_cases = KnownCases()
+
+    def submit(self, submission: Submission) -> Accepted:
+        """Store one submission with whichever others are waiting; raise SignatureReplayed,
+        a database error, or WriterUnavailable."""
+        self._ensure_writer()
+        waiting = _Waiting(submission)
+        self._queue.put(waiting)
+        if not waiting.done.wait(self._wait_seconds):
+            # It may still be written: the client's retry with its idempotency key is safe.
+            raise WriterUnavailable()
+        outcome = waiting.outcome
+        if isinstance(outcome, SignatureReplayed):
+            raise outcome
+        if isinstance(outcome, DBAPIError):
+            raise WriterUnavailable() from outcome
+        if isinstance(outcome, Exception):
+            raise RuntimeError("the batch could not be written") from outcome
+        return outcome
+
+    def _ensure_writer(self) -> None:
+        # Started on first use in each process: gunicorn forks workers, threads do not follow.
+        if self._writer_pid == os.getpid():
+            return
+        with self._lock:
+            if self._writer_pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._connection = None  # a parent's connection is not this process's to use
+                threading.Thread(target=self._write_forever, name="intake-group-commit", daemon=True).start()
+                self._writer_pid = os.getpid()
+
+    def _write_forever(self) -> None:
+        busy = False
+        while True:
+            batch = [self._queue.get()]
+            if busy and self._gather_seconds:
+                time.sleep(self._gather_seconds)
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            busy = len(batch) > 1
+            self._write(batch)
+
+    def _store(self, submissions: list[Submission]) -> list[Accepted | SignatureReplayed]:
+        if self._db.is_sqlite:
+            # No round trips to save; and a connection held open would go on writing to a
+            # database file deleted under it.
+            return store_submissions(self._db.unit_of_work, submissions, self._known_cases)
+        if self._connection is not None and time.monotonic() - self._last_write >= self._idle_recheck_seconds:
+            # After a quiet spell the server may have gone away (a restart, an idle timeout):
+            # take a connection from the pool again, which checks it before handing it over.
+            self._drop_connection(invalidate=False)
+        if self._connection is None:
+            # Under load the writer keeps its connection: no check-out and ping per batch.
+            self._connection = self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._last_write = time.monotonic()
+        return store_submissions_postgresql(self._connection, submissions, self._known_cases)
+
+    def _drop_connection(self, invalidate: bool = True) -> None:
+        if self._connection is not None:
+            try:
+                if invalidate:
+                    self._connection.invalidate()
+                self._connection.close()
+            except Exception:  # already broken; the pool replaces it
+                pass
+            self._connection = None
+
+    def _write(self, batch: list[_Waiting]) -> None:
+        BATCH_SIZE.observe(len(batch))
+        try:
+            outcomes = self._store([w.submission for w in batch])
+        except DBAPIError as exc:  # the database is down, most likely: each request answers 503
+            log.warning("batch of %d not written: %s", len(batch), exc.__class__.__name__)
+            self._drop_connection()
+            outcomes = [exc] * len(batch)
+        except Exception as exc:  # a defect: keep the writer alive, fail these requests loudly
+            log.exception("batch of %d not written", len(batch))
+            self._drop_connection()
+            outcomes = [exc] * len(batch)
+        for waiting, outcome in zip(batch, outcomes):
+            waiting.outcome = outcome
+            waiting.done.set()
+
+
+__all__ = ["GroupCommit", "WriterUnavailable", "SignatureReplayed"]

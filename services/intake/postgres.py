@@ -1,0 +1,135 @@
+"""The write path of a batch of API submissions on PostgreSQL, in two round trips.
+
+Why a path of its own: in a gunicorn worker the request threads keep the interpreter busy,
+and a thread that waits on the network waits again for the interpreter lock afterwards.
+Measured here, one ``SELECT 1`` took 0.1 ms from an idle process and 60 ms from one with four
+busy threads. The portable path in ``service.py`` spends six round trips on a batch (BEGIN,
+look-up, signatures, reports, events, COMMIT); this one spends two, with the same outcome:
+
+1. the look-up of idempotency keys and earlier deletion requests (``service.LOOK_UP``);
+2. one statement that claims the signatures, opens the cases, stores the reports that kept a
+   signature, and stages their events. A single statement is a transaction of its own
+   (autocommit), so nothing is half written.
+
+SQLite, which has no round trips, keeps the portable path.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, look_up, outbox_row,
+                                     report_rows, result_of, signature_expiry)
+
+REPORT_COLUMNS = {
+    "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
+    "source": "varchar", "client_id": "varchar", "idempotency_key": "varchar", "received_at": "timestamptz",
+    "deadline_at": "timestamptz", "request_type": "varchar", "reporter_id": "varchar", "reporter": "json",
+    "post": "json", "evidence_sha256": "varchar", "reason": "text", "reason_category": "varchar",
+    "right_infringed": "varchar", "is_repeat": "boolean",
+}
+EVENT_COLUMNS = {"event_id": "varchar", "topic": "varchar", "key": "varchar", "event_type": "varchar",
+                 "subject": "varchar", "payload": "text", "created_at": "timestamptz"}
+EXTRA_COLUMNS = {"signature": "varchar", "expires_at": "timestamptz", "post_id": "varchar", "new_case": "boolean"}
+_ALL = {**REPORT_COLUMNS, **{f"e_{k}": v for k, v in EVENT_COLUMNS.items()}, **EXTRA_COLUMNS}
+
+# The batch travels as one JSON array (json.dumps is C; a parameter per column made the
+# driver quote every array element in Python, the writer's largest cost).
+WRITE_BATCH = sa.text(f"""
+WITH input AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(CAST(:batch AS json)) AS t({", ".join(f"{n} {k}" for n, k in _ALL.items())})
+), claimed AS (
+    INSERT INTO used_signatures (signature, expires_at)
+    SELECT signature, expires_at FROM input WHERE signature IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING signature
+), accepted AS MATERIALIZED (
+    SELECT * FROM input WHERE signature IS NULL OR signature IN (SELECT signature FROM claimed)
+), new_cases AS (
+    INSERT INTO cases (id, post_id, created_at)
+    SELECT DISTINCT ON (case_id) case_id, post_id, received_at FROM accepted WHERE new_case
+    ON CONFLICT DO NOTHING
+), new_reports AS (
+    INSERT INTO reports ({", ".join(REPORT_COLUMNS)})
+    SELECT {", ".join(REPORT_COLUMNS)} FROM accepted
+), new_events AS (
+    INSERT INTO outbox ({", ".join(EVENT_COLUMNS)}, attempts)
+    SELECT {", ".join(f"convert_to(e_{k}, 'UTF8')" if k == "payload" else f"e_{k}" for k in EVENT_COLUMNS)}, 0
+    FROM accepted
+)
+SELECT id FROM accepted
+""")
+
+
+def store_submissions_postgresql(connection: sa.Connection, submissions: list[Submission],
+                                 known_cases: KnownCases) -> list[Accepted | SignatureReplayed]:
+    """Like ``service.store_submissions``; ``connection`` must be in AUTOCOMMIT mode."""
+    try:
+        return _store_once(connection, submissions, known_cases)
+    except IntegrityError:
+        # Another process stored one of these keys meanwhile: one by one, each finds its key.
+        known_cases.forget()
+        if len(submissions) == 1:
+            return _store_once(connection, submissions, known_cases)
+        return [store_submissions_postgresql(connection, [s], known_cases)[0] for s in submissions]
+
+
+def _store_once(connection, submissions, known_cases) -> list[Accepted | SignatureReplayed]:
+    outcomes: list[Accepted | SignatureReplayed | None] = [None] * len(submissions)
+    stored, earlier_requests = look_up(connection, submissions)
+    fresh, later, used = [], {}, set()
+    first_of_key: dict[tuple, int] = {}
+    for i, s in enumerate(submissions):
+        key = (s.client_id, s.idempotency_key)
+        if s.idempotency_key and key in stored:
+            outcomes[i] = Accepted(result_of(stored[key]), created=False)
+        elif s.signature and s.signature in used:
+            outcomes[i] = SignatureReplayed()  # the same signature twice in one batch
+        elif s.idempotency_key and key in first_of_key:
+            later[i] = first_of_key[key]
+        else:
+            used.add(s.signature)
+            first_of_key[key] = i
+            fresh.append(i)
+    if fresh:
+        rows = report_rows([submissions[i] for i in fresh], earlier_requests)
+        posts = [submissions[i].payload["post"]["id"] for i in fresh]
+        missing = set(known_cases.missing(set(posts)))
+        batch = _batch_json([submissions[i] for i in fresh], rows, posts, missing)
+        accepted = set(connection.execute(WRITE_BATCH, {"batch": batch}).scalars())
+        for i, row in zip(fresh, rows):
+            outcomes[i] = (Accepted(result_of(SimpleNamespace(**row)), created=True) if row["id"] in accepted
+                           else SignatureReplayed())
+        known_cases.add(posts)
+    retry = []
+    for i, first in later.items():
+        if isinstance(outcomes[first], Accepted):
+            outcomes[i] = Accepted(outcomes[first].result, created=False)
+        else:  # the first with this key was a replay; this one is judged on its own
+            retry.append(i)
+    if retry:
+        for i, outcome in zip(retry, _store_once(connection, [submissions[i] for i in retry], known_cases)):
+            outcomes[i] = outcome
+    return outcomes
+
+
+def _batch_json(submissions, rows, posts, missing) -> str:
+    records = []
+    for s, row, post in zip(submissions, rows, posts):
+        event = outbox_row(row)
+        record = dict(row)
+        record.update({f"e_{name}": event[name] for name in EVENT_COLUMNS})
+        record["e_payload"] = event["payload"].decode("utf-8")
+        record.update(signature=s.signature, expires_at=signature_expiry(s), post_id=post, new_case=post in missing)
+        records.append(record)
+    return json.dumps(records, ensure_ascii=False, default=_iso)
+
+
+def _iso(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
