@@ -256,8 +256,9 @@ def bench(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.intake bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per target (default 30)")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=int(env("MODQ_WEB_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(env("MODQ_WEB_THREADS", "4")))
+    # Intake's deployed layout (deploy/): more threads per worker make larger group commits.
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers for every target (default 3)")
+    parser.add_argument("--threads", type=int, default=12, help="threads per worker (default 12)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
 
