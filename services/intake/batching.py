@@ -50,7 +50,7 @@ class _Waiting:
 
 class GroupCommit:
     def __init__(self, db: Database, max_batch: int = 64, gather_seconds: float = 0.003,
-                 wait_seconds: float = 25.0, idle_recheck_seconds: float = 10.0):
+                 wait_seconds: float = 25.0, idle_recheck_seconds: float = 10.0, idle_exit_seconds: float = 60.0):
         self._db = db
         self._max_batch = max_batch
         self._gather_seconds = gather_seconds
@@ -61,14 +61,16 @@ class GroupCommit:
         self._connection = None
         self._last_write = 0.0
         self._idle_recheck_seconds = idle_recheck_seconds
+        self._idle_exit_seconds = idle_exit_seconds
         self._known_cases = KnownCases()
 
     def submit(self, submission: Submission) -> Accepted:
         """Store one submission with whichever others are waiting; raise SignatureReplayed,
         a database error, or WriterUnavailable."""
-        self._ensure_writer()
         waiting = _Waiting(submission)
-        self._queue.put(waiting)
+        with self._lock:  # the writer cannot stop between this check and the put
+            self._ensure_writer()
+            self._queue.put(waiting)
         if not waiting.done.wait(self._wait_seconds):
             # It may still be written: the client's retry with its idempotency key is safe.
             raise WriterUnavailable()
@@ -82,20 +84,33 @@ class GroupCommit:
         return outcome
 
     def _ensure_writer(self) -> None:
-        # Started on first use in each process: gunicorn forks workers, threads do not follow.
+        """Start the writer if this process has none running (called under the lock).
+
+        Started on first use in each process (gunicorn forks workers; threads do not follow)
+        and again after it stopped for lack of work."""
         if self._writer_pid == os.getpid():
             return
-        with self._lock:
-            if self._writer_pid != os.getpid():
-                self._queue = queue.SimpleQueue()
-                self._connection = None  # a parent's connection is not this process's to use
-                threading.Thread(target=self._write_forever, name="intake-group-commit", daemon=True).start()
-                self._writer_pid = os.getpid()
+        if self._writer_pid is not None:  # forked: the parent's queue and connection are not ours
+            self._queue = queue.SimpleQueue()
+            self._connection = None
+        threading.Thread(target=self._write_until_idle, name="intake-group-commit", daemon=True).start()
+        self._writer_pid = os.getpid()
 
-    def _write_forever(self) -> None:
+    def _write_until_idle(self) -> None:
+        """Write batches; after ``idle_exit_seconds`` without work, give the connection back
+        and stop (the next request starts a writer again)."""
         busy = False
         while True:
-            batch = [self._queue.get()]
+            try:
+                first = self._queue.get(timeout=self._idle_exit_seconds)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._drop_connection(invalidate=False)
+                        self._writer_pid = None
+                        return
+                continue
+            batch = [first]
             if busy and self._gather_seconds:
                 time.sleep(self._gather_seconds)
             while len(batch) < self._max_batch:

@@ -149,3 +149,15 @@ def test_a_broken_batch_is_503_and_the_next_one_is_written(pg_url):
     with pytest.raises(WriterUnavailable):
         committer.submit(submission())  # in the middle of load: no re-check, the batch fails
     assert committer.submit(submission()).created  # a fresh connection for the next batch
+
+
+def test_an_idle_writer_gives_its_connection_back_and_a_new_request_starts_it_again(db_url):
+    runtime = make_runtime("intake", db_url)
+    committer = GroupCommit(runtime.db, idle_exit_seconds=0.2)
+    assert committer.submit(submission()).created
+    deadline = time.monotonic() + 5
+    while committer._writer_pid is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert committer._writer_pid is None and committer._connection is None
+    assert committer.submit(submission()).created
+    assert count(runtime, "reports") == 2
