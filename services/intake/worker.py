@@ -20,12 +20,13 @@ from shared.runtime import Runtime, Worker
 from shared.settings import topic
 from services.intake.models import Report
 from services.intake.schemas import MAX_IDEMPOTENCY_KEY, ReportSubmissionSchema
-from services.intake.service import Accepted, purge_expired_signatures, submit_report
+from services.intake.service import Accepted, Submission, purge_expired_signatures, store_submissions
 
 log = logging.getLogger(__name__)
 
 KAFKA_CLIENT_PREFIX = "kafka:"
 MAX_CLIENT_ID = Report.__table__.c.client_id.type.length
+SUBMISSION_SCHEMA = ReportSubmissionSchema()
 
 
 @dataclass
@@ -36,23 +37,56 @@ class Rejected(Exception):
     fields: dict = field(default_factory=dict)
 
 
-def accept_submitted_event(db: Database, env: Envelope) -> Accepted:
-    """Validate and store one submission event exactly like the HTTP path; raise Rejected
-    for input that must go to the dead-letter topic. Database outages propagate, so the
-    consumer retries the batch (the idempotency key makes the retry harmless)."""
+def submission_from_event(env: Envelope) -> Submission:
+    """Validate a submission event exactly like the HTTP body; raise Rejected for input that
+    must go to the dead-letter topic."""
     client_id = KAFKA_CLIENT_PREFIX + (env.source or "")
     if not env.id or len(env.id) > MAX_IDEMPOTENCY_KEY:
         raise Rejected(f"event id must be 1–{MAX_IDEMPOTENCY_KEY} characters (it is the idempotency key)")
     if len(client_id) > MAX_CLIENT_ID:
         raise Rejected(f"event source must be at most {MAX_CLIENT_ID - len(KAFKA_CLIENT_PREFIX)} characters")
     try:
-        payload = ReportSubmissionSchema().load(env.data)
+        payload = SUBMISSION_SCHEMA.load(env.data)
     except ValidationError as exc:
         raise Rejected("invalid submission", exc.messages) from None
+    return Submission(payload, client_id, env.id, "kafka", utcnow())
+
+
+def accept_submitted_event(db: Database, env: Envelope) -> Accepted:
+    """Validate and store one submission event; raise Rejected for what must be dead-lettered."""
+    outcome = accept_submitted_events(db, [env])[0]
+    if isinstance(outcome, Rejected):
+        raise outcome
+    return outcome
+
+
+def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Accepted | Rejected]:
+    """Validate a poll's submission events and store the valid ones in one transaction (the
+    event id is the idempotency key, so a batch that comes again stores nothing twice).
+    Database outages propagate, so the consumer retries the batch."""
+    outcomes: list[Accepted | Rejected | None] = [None] * len(envelopes)
+    valid: list[tuple[int, Submission]] = []
+    for i, env in enumerate(envelopes):
+        try:
+            valid.append((i, submission_from_event(env)))
+        except Rejected as rejected:
+            outcomes[i] = rejected
+    if valid:
+        try:
+            stored = store_submissions(db.unit_of_work, [s for _, s in valid])
+        except DataError:
+            # The database refused one event's values: one by one, to find which.
+            stored = [_store_alone(db, s) for _, s in valid]
+        for (i, _), outcome in zip(valid, stored):
+            outcomes[i] = outcome
+    return outcomes
+
+
+def _store_alone(db: Database, submission: Submission) -> Accepted | Rejected:
     try:
-        return submit_report(db, payload, client_id=client_id, idempotency_key=env.id, source="kafka")
-    except DataError as exc:  # the database refused the values themselves: a retry fails the same way
-        raise Rejected(f"refused by the database: {exc.orig.__class__.__name__}") from None
+        return store_submissions(db.unit_of_work, [submission])[0]
+    except DataError as exc:  # the values themselves: a retry fails the same way
+        return Rejected(f"refused by the database: {exc.orig.__class__.__name__}")
 
 
 def dead_letter_body(env: Envelope, rejected: Rejected) -> bytes:
@@ -73,15 +107,13 @@ def build_worker(runtime: Runtime) -> Worker:
     worker = Worker(runtime)
 
     def handle(envelopes: list[Envelope]) -> None:
-        # If the database fails midway the whole batch comes again: stored events are then
+        # If the database fails the whole batch comes again: stored events are then
         # recognised by their key, rejected ones may be dead-lettered a second time.
-        for env in envelopes:
-            try:
-                accept_submitted_event(runtime.db, env)
-            except Rejected as rejected:
-                log.warning("submission %s dead-lettered: %s", env.id, rejected.reason)
+        for env, outcome in zip(envelopes, accept_submitted_events(runtime.db, envelopes)):
+            if isinstance(outcome, Rejected):
+                log.warning("submission %s dead-lettered: %s", env.id, outcome.reason)
                 worker.producer.send(topic("deadletter"), key=env.id,
-                                     value=dead_letter_body(env, rejected)).get(timeout=30)
+                                     value=dead_letter_body(env, outcome)).get(timeout=30)
 
     worker.consume(group_id="modq-intake", topics=[topic("reports_submitted")], handler=handle,
                    expected_types=(REPORT_SUBMITTED,))

@@ -161,3 +161,35 @@ def test_an_idle_writer_gives_its_connection_back_and_a_new_request_starts_it_ag
     assert committer._writer_pid is None and committer._connection is None
     assert committer.submit(submission()).created
     assert count(runtime, "reports") == 2
+
+
+def test_a_polls_submission_events_are_stored_together_and_a_refused_one_is_set_apart(db_url):
+    """The Kafka path stores a poll's valid events in one transaction; when the database
+    refuses one event's values, the others are still stored and that one is dead-lettered."""
+    import datetime as dt
+
+    from shared.events import Envelope
+    from services.intake.worker import Rejected, accept_submitted_events
+
+    runtime = make_runtime("intake", db_url)
+    event = lambda event_id, data: Envelope(id=event_id, type="jp.modq.report.submitted.v1", source="/sns/demo",
+                                            subject="p", time=dt.datetime.now(dt.timezone.utc), data=data)
+    poison = report_body(post_id="p-poison")
+
+    def refuse_poison(conn, cursor, statement, parameters, *_):
+        rows = parameters if isinstance(parameters, (list, tuple)) else [parameters]
+        if "INSERT INTO reports" in statement and any("p-poison" in str(row) for row in rows):
+            raise sa.exc.DataError(statement, parameters, Exception("value refused"))
+
+    sa.event.listen(runtime.db.engine, "before_cursor_execute", refuse_poison)
+    try:
+        outcomes = accept_submitted_events(runtime.db, [
+            event("e1", report_body()), event("e2", {"kind": "report"}), event("e3", poison),
+            event("e4", report_body()), event("e1", report_body())])
+    finally:
+        sa.event.remove(runtime.db.engine, "before_cursor_execute", refuse_poison)
+    assert outcomes[0].created and outcomes[3].created
+    assert isinstance(outcomes[1], Rejected) and set(outcomes[1].fields) == {"post", "reporter"}
+    assert isinstance(outcomes[2], Rejected) and "refused by the database" in outcomes[2].reason
+    assert outcomes[4].result == outcomes[0].result and not outcomes[4].created  # redelivered
+    assert count(runtime, "reports") == count(runtime, "outbox") == 2
