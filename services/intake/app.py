@@ -55,7 +55,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config["AUTHENTICATED"] = authenticated
     app.extensions["intake_group_commit"] = GroupCommit(
         runtime.db, max_batch=int(env("MODQ_INTAKE_MAX_BATCH", "64")),
-        gather_seconds=float(env("MODQ_INTAKE_BATCH_GATHER_MS", "3")) / 1000)
+        gather_seconds=float(env("MODQ_INTAKE_BATCH_GATHER_MS", "6")) / 1000)
     api = Api(app)
 
     api.register_blueprint(views.blp)

@@ -8,7 +8,7 @@ or ``service.store_submissions`` on SQLite) and wakes each request with its own 
 
 Batching costs no latency when the service is quiet: a lone request is a batch of one, written
 at once. Under load (the previous batch held more than one) the writer waits ``gather_seconds``
-(3 ms by default, MODQ_INTAKE_BATCH_GATHER_MS) before taking the queue, so that batches are
+(6 ms by default, MODQ_INTAKE_BATCH_GATHER_MS) before taking the queue, so that batches are
 large enough to be cheap per report.
 
 Nothing is answered before its batch is committed. A database error fails the requests of
@@ -49,7 +49,7 @@ class _Waiting:
 
 
 class GroupCommit:
-    def __init__(self, db: Database, max_batch: int = 64, gather_seconds: float = 0.003,
+    def __init__(self, db: Database, max_batch: int = 64, gather_seconds: float = 0.006,
                  wait_seconds: float = 25.0, idle_recheck_seconds: float = 10.0, idle_exit_seconds: float = 60.0):
         self._db = db
         self._max_batch = max_batch
