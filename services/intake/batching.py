@@ -162,5 +162,3 @@ class GroupCommit:
             waiting.outcome = outcome
             waiting.done.set()
 
-
-__all__ = ["GroupCommit", "WriterUnavailable", "SignatureReplayed"]

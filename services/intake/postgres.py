@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, look_up, outbox_row,
-                                     report_rows, result_of, signature_expiry)
+                                     plan_batch, report_rows, result_of, settle_later, signature_expiry)
 
 REPORT_COLUMNS = {
     "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
@@ -79,41 +79,19 @@ def store_submissions_postgresql(connection: sa.Connection, submissions: list[Su
 
 
 def _store_once(connection, submissions, known_cases) -> list[Accepted | SignatureReplayed]:
-    outcomes: list[Accepted | SignatureReplayed | None] = [None] * len(submissions)
     stored, earlier_requests = look_up(connection, submissions)
-    fresh, later, used = [], {}, set()
-    first_of_key: dict[tuple, int] = {}
-    for i, s in enumerate(submissions):
-        key = (s.client_id, s.idempotency_key)
-        if s.idempotency_key and key in stored:
-            outcomes[i] = Accepted(result_of(stored[key]), created=False)
-        elif s.signature and s.signature in used:
-            outcomes[i] = SignatureReplayed()  # the same signature twice in one batch
-        elif s.idempotency_key and key in first_of_key:
-            later[i] = first_of_key[key]
-        else:
-            used.add(s.signature)
-            first_of_key[key] = i
-            fresh.append(i)
+    outcomes, fresh, later = plan_batch(submissions, stored)
     if fresh:
         rows = report_rows([submissions[i] for i in fresh], earlier_requests)
         posts = [submissions[i].payload["post"]["id"] for i in fresh]
-        missing = set(known_cases.missing(set(posts)))
+        missing = set(known_cases.missing(posts))
         batch = _batch_json([submissions[i] for i in fresh], rows, posts, missing)
         accepted = set(connection.execute(WRITE_BATCH, {"batch": batch}).scalars())
         for i, row in zip(fresh, rows):
             outcomes[i] = (Accepted(result_of(SimpleNamespace(**row)), created=True) if row["id"] in accepted
                            else SignatureReplayed())
         known_cases.add(posts)
-    retry = []
-    for i, first in later.items():
-        if isinstance(outcomes[first], Accepted):
-            outcomes[i] = Accepted(outcomes[first].result, created=False)
-        else:  # the first with this key was a replay; this one is judged on its own
-            retry.append(i)
-    if retry:
-        for i, outcome in zip(retry, _store_once(connection, [submissions[i] for i in retry], known_cases)):
-            outcomes[i] = outcome
+    settle_later(submissions, outcomes, later, lambda again: _store_once(connection, again, known_cases))
     return outcomes
 
 

@@ -170,19 +170,11 @@ def store_submissions(unit_of_work: Callable[[], UnitOfWork], submissions: list[
 
 
 def _store_once(unit_of_work, submissions: list[Submission], known_cases: KnownCases):
-    outcomes: list[Accepted | SignatureReplayed | None] = [None] * len(submissions)
     with unit_of_work() as uow:
         session = uow.session
         stored, earlier_requests = look_up(session, submissions)
-        fresh = []
-        for i, s in enumerate(submissions):
-            row = stored.get((s.client_id, s.idempotency_key)) if s.idempotency_key else None
-            if row is not None:
-                outcomes[i] = Accepted(result_of(row), created=False)
-            else:
-                fresh.append(i)
+        outcomes, fresh, later = plan_batch(submissions, stored)
         fresh = _claim_signatures(session, submissions, fresh, outcomes)
-        fresh, later = _first_of_each_key(submissions, fresh)
         if fresh:
             new_cases = _open_cases(session, [submissions[i] for i in fresh], known_cases)
             rows = report_rows([submissions[i] for i in fresh], earlier_requests)
@@ -194,9 +186,44 @@ def _store_once(unit_of_work, submissions: list[Submission], known_cases: KnownC
         uow.commit()
     if fresh:
         known_cases.add(new_cases)
-    for i, first in later.items():
-        outcomes[i] = Accepted(outcomes[first].result, created=False)
+    settle_later(submissions, outcomes, later, lambda again: _store_once(unit_of_work, again, known_cases))
     return outcomes
+
+
+def plan_batch(submissions: list[Submission], stored: dict) -> tuple[list, list[int], dict[int, int]]:
+    """Decide what a batch must write, before writing: a key stored before gets its first
+    result; a signature already used earlier in the batch is a replay; a key sent twice in the
+    batch is written once. Returns the outcomes known so far, the positions to write, and
+    each later duplicate's first position (see ``settle_later``)."""
+    outcomes: list[Accepted | SignatureReplayed | None] = [None] * len(submissions)
+    fresh, later, signatures, first_of_key = [], {}, set(), {}
+    for i, s in enumerate(submissions):
+        key = (s.client_id, s.idempotency_key)
+        if s.idempotency_key and key in stored:
+            outcomes[i] = Accepted(result_of(stored[key]), created=False)
+        elif s.signature and s.signature in signatures:
+            outcomes[i] = SignatureReplayed()
+        elif s.idempotency_key and key in first_of_key:
+            later[i] = first_of_key[key]
+        else:
+            signatures.add(s.signature)
+            first_of_key[key] = i
+            fresh.append(i)
+    return outcomes, fresh, later
+
+
+def settle_later(submissions, outcomes, later: dict[int, int], store_again) -> None:
+    """A later duplicate of a key gets its first's result; if the first was a replay, the
+    later one is judged on its own (``store_again`` writes those)."""
+    again = []
+    for i, first in later.items():
+        if isinstance(outcomes[first], Accepted):
+            outcomes[i] = Accepted(outcomes[first].result, created=False)
+        else:
+            again.append(i)
+    if again:
+        for i, outcome in zip(again, store_again([submissions[i] for i in again])):
+            outcomes[i] = outcome
 
 
 def look_up(session, submissions) -> tuple[dict, set]:
@@ -219,20 +246,6 @@ def look_up(session, submissions) -> tuple[dict, set]:
     return stored, earlier
 
 
-def _first_of_each_key(submissions, fresh: list[int]) -> tuple[list[int], dict[int, int]]:
-    """A key sent twice in one batch is stored once; the later ones get the first's result."""
-    first, kept, later = {}, [], {}
-    for i in fresh:
-        s = submissions[i]
-        key = (s.client_id, s.idempotency_key)
-        if s.idempotency_key and key in first:
-            later[i] = first[key]
-        else:
-            first[key] = i
-            kept.append(i)
-    return kept, later
-
-
 @functools.cache
 def _insert_ignoring_conflicts(dialect: str, table: sa.Table, returning: sa.Column | None = None):
     """``INSERT … ON CONFLICT DO NOTHING``, built once per database kind and executed with a
@@ -248,25 +261,18 @@ def _insert_ignoring_conflicts(dialect: str, table: sa.Table, returning: sa.Colu
 
 
 def _claim_signatures(session, submissions, fresh: list[int], outcomes) -> list[int]:
-    """Record each signature; one used before (or twice in this batch) is a replay. One
-    INSERT for the batch, no look-up: this runs on every signed request."""
-    expires = {}
-    for i in fresh:
-        s = submissions[i]
-        if s.signature and s.signature not in expires:
-            expires[s.signature] = signature_expiry(s)
-    if not expires:
+    """Record each signature (unique within ``fresh``, see ``plan_batch``); one used before is
+    a replay. One INSERT for the batch, no look-up: this runs on every signed request."""
+    signed = [submissions[i] for i in fresh if submissions[i].signature]
+    if not signed:
         return fresh
     statement = _insert_ignoring_conflicts(session.get_bind().dialect.name, _signatures, _signatures.c.signature)
-    rows = [{"signature": signature, "expires_at": at} for signature, at in expires.items()]
+    rows = [{"signature": s.signature, "expires_at": signature_expiry(s)} for s in signed]
     claimed = set(session.execute(statement, rows).scalars())
     kept = []
     for i in fresh:
         signature = submissions[i].signature
-        if signature is None:
-            kept.append(i)
-        elif signature in claimed:
-            claimed.discard(signature)  # a second use within the batch is a replay too
+        if signature is None or signature in claimed:
             kept.append(i)
         else:
             outcomes[i] = SignatureReplayed()

@@ -52,14 +52,6 @@ def submission_from_event(env: Envelope) -> Submission:
     return Submission(payload, client_id, env.id, "kafka", utcnow())
 
 
-def accept_submitted_event(db: Database, env: Envelope) -> Accepted:
-    """Validate and store one submission event; raise Rejected for what must be dead-lettered."""
-    outcome = accept_submitted_events(db, [env])[0]
-    if isinstance(outcome, Rejected):
-        raise outcome
-    return outcome
-
-
 def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Accepted | Rejected]:
     """Validate a poll's submission events and store the valid ones in one transaction (the
     event id is the idempotency key, so a batch that comes again stores nothing twice).
