@@ -2,9 +2,12 @@
 GUNICORN_CMD_ARGS)."""
 import os
 
-worker_class = "gthread"
+# `python -m services.<name> web` passes each service's worker class (intake: gevent, the
+# others: gthread; MODQ_WEB_WORKER_CLASS overrides it).
+worker_class = os.environ.get("MODQ_WEB_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("MODQ_WEB_WORKERS", "2"))
-threads = int(os.environ.get("MODQ_WEB_THREADS", "4"))
+threads = int(os.environ.get("MODQ_WEB_THREADS", "4"))  # gthread
+worker_connections = int(os.environ.get("MODQ_WEB_WORKER_CONNECTIONS", "1000"))  # gevent
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

@@ -1,7 +1,8 @@
 """``python -m services.<name> <command>``: the commands every service has.
 
   migrate                      bring the database to the latest schema
-  web [--workers N]            serve the HTTP API with gunicorn
+  web [--workers N]            serve the HTTP API with gunicorn (a service's default worker
+                               class, or MODQ_WEB_WORKER_CLASS: gthread or gevent)
   worker                       run consumers, the outbox relay and periodic jobs
   outbox replay --since ISO    publish again every event created since ISO (same ids)
   outbox backlog               print the number of unsent events
@@ -18,9 +19,20 @@ from shared.runtime import configure_logging
 from shared.settings import REPO_ROOT
 
 
+WORKER_CLASSES = ("gthread", "gevent")
+
+
+def worker_class_arguments(worker_class: str, threads: int) -> list[str]:
+    """gunicorn's arguments for a worker class: gthread serves ``threads`` requests at once
+    per worker; gevent serves each request in a greenlet (up to --worker-connections)."""
+    if worker_class == "gevent":
+        return ["--worker-class", "gevent"]
+    return ["--worker-class", "gthread", "--threads", str(threads)]
+
+
 def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker: Callable,
          extra_commands: dict[str, Callable[[list[str]], int]] | None = None,
-         argv: list[str] | None = None) -> int:
+         web_worker_class: str = "gthread", argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra_commands = extra_commands or {}
     if argv and argv[0] in extra_commands:
@@ -31,7 +43,10 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     sub.add_parser("migrate")
     web = sub.add_parser("web")
     web.add_argument("--workers", type=int, default=int(os.environ.get("MODQ_WEB_WORKERS", "2")))
-    web.add_argument("--threads", type=int, default=int(os.environ.get("MODQ_WEB_THREADS", "4")))
+    web.add_argument("--threads", type=int, default=int(os.environ.get("MODQ_WEB_THREADS", "4")),
+                     help="threads per worker (gthread only)")
+    web.add_argument("--worker-class", choices=WORKER_CLASSES,
+                     default=os.environ.get("MODQ_WEB_WORKER_CLASS") or web_worker_class)
     sub.add_parser("worker")
     outbox = sub.add_parser("outbox")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
@@ -49,8 +64,9 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
         bind = os.environ.get("MODQ_BIND_HOST", "127.0.0.1")
         os.execvp(sys.executable, [
             sys.executable, "-m", "gunicorn", "--config", str(REPO_ROOT / "deploy" / "gunicorn.conf.py"),
-            "--bind", f"{bind}:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
-            "--worker-class", "gthread", "--name", f"modq-{service}", "--no-control-socket", app_spec,
+            "--bind", f"{bind}:{port}", "--workers", str(args.workers),
+            *worker_class_arguments(args.worker_class, args.threads),
+            "--name", f"modq-{service}", "--no-control-socket", app_spec,
         ])
     runtime = runtime_factory()
     if args.command == "migrate":

@@ -6,9 +6,12 @@ values only and are marked as such.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,19 +107,24 @@ class ServiceSettings:
         )
 
 
-def sns_clients() -> dict[str, list[str]]:
-    """SNS client id -> list of valid secrets (two may be valid during a rotation).
+def sns_clients() -> Mapping[str, tuple[str, ...]]:
+    """SNS client id -> valid secrets (two may be valid during a rotation).
 
-    Format: ``id:secret[|secret2],id2:secret`` in MODQ_SNS_CLIENTS.
+    Format: ``id:secret[|secret2],id2:secret`` in MODQ_SNS_CLIENTS. Read on every signed
+    request, so parsed once per value of the variable.
     """
-    raw = env("MODQ_SNS_CLIENTS", DEV_SNS_CLIENTS)
-    clients: dict[str, list[str]] = {}
+    return _parse_sns_clients(env("MODQ_SNS_CLIENTS", DEV_SNS_CLIENTS))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_sns_clients(raw: str) -> Mapping[str, tuple[str, ...]]:
+    clients: dict[str, tuple[str, ...]] = {}
     for item in raw.split(","):
         if ":" not in item:
             continue
         client_id, secrets = item.split(":", 1)
-        clients[client_id.strip()] = [s for s in secrets.split("|") if s]
-    return clients
+        clients[client_id.strip()] = tuple(s for s in secrets.split("|") if s)
+    return MappingProxyType(clients)
 
 
 def service_url(service: str) -> str:

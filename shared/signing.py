@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Mapping, Sequence
 
 TOLERANCE_SECONDS = 300
 
@@ -28,7 +29,7 @@ def signed_headers(client_id: str, secret: str, body: bytes, timestamp: int | No
     return {"X-Modq-Client": client_id, "Content-Type": "application/json", **sign(secret, body, timestamp)}
 
 
-def verify(headers, body: bytes, clients: dict[str, list[str]], now: float | None = None) -> tuple[str, str]:
+def verify(headers, body: bytes, clients: Mapping[str, Sequence[str]], now: float | None = None) -> tuple[str, str]:
     """Return (client_id, signature) or raise SignatureError with the reason."""
     client_id = headers.get("X-Modq-Client")
     timestamp = headers.get("X-Modq-Timestamp")

@@ -10,7 +10,7 @@ from shared.web import Api
 
 from shared.runtime import Runtime
 from shared.settings import env
-from shared.web import install_common
+from shared.web import ServiceFlask, install_common
 from services.intake.batching import GroupCommit
 from services.intake.models import Outbox
 
@@ -27,7 +27,8 @@ def make_runtime() -> Runtime:
 
 def create_app(runtime: Runtime | None = None) -> Flask:
     runtime = runtime or make_runtime()
-    app = Flask(__name__)
+    app = ServiceFlask(__name__)
+    app.sessionless_prefixes = ("/v1/",)  # the signed API; the public form keeps its session
     app.config.update(
         API_TITLE="modq intake",
         API_VERSION="1.0.0",
@@ -75,7 +76,16 @@ def _limit_the_form(app: Flask, public) -> None:
         env("MODQ_INTAKE_FORM_RATE_LIMIT", DEFAULT_FORM_RATE_LIMIT), methods=["POST"],
         on_breach=public.rate_limited_page)(app.view_functions[endpoint])
     app.extensions["intake_limiter"] = limiter
-    # The limiter checks every request of the app by default; only the public form has a
-    # limit (API requests are signed), so its check runs for the form's blueprint alone.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
-    app.before_request_funcs.setdefault(public.public.name, []).append(limiter._check_request_limit)
+    # The limiter hooks into every request of the app by default (a check before, headers
+    # after, clean-up at the end); only the public form has a limit (API requests are
+    # signed), so its hooks run for the form's blueprint alone.
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        owned = [hook for hook in hooks.get(None, []) if _belongs_to(hook, limiter)]
+        for hook in owned:
+            hooks[None].remove(hook)
+            hooks.setdefault(public.public.name, []).append(hook)
+
+
+def _belongs_to(hook, limiter: Limiter) -> bool:
+    hook = getattr(hook, "func", hook)  # functools.partial
+    return getattr(hook, "__self__", None) is limiter or getattr(hook, "__qualname__", "").startswith("Limiter.")

@@ -2,7 +2,8 @@
 together.
 
 Why: on PostgreSQL every transaction waits for a WAL flush, and every statement costs a round
-trip plus the driver's Python work, for one report or for fifty. One writer thread per process
+trip plus the driver's Python work, for one report or for fifty. One writer per process (a
+thread under gunicorn's gthread workers, a greenlet under gevent, intake's default)
 takes whatever requests are waiting, writes them (``postgres.store_submissions_postgresql``,
 or ``service.store_submissions`` on SQLite) and wakes each request with its own outcome.
 

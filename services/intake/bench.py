@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from shared.cli import WORKER_CLASSES, worker_class_arguments
 from shared.settings import REPO_ROOT, env
 
 BENCH_CLIENT, BENCH_SECRET = "bench", "bench-secret"
@@ -181,10 +182,11 @@ def _wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 60.0
     raise RuntimeError("gunicorn did not start")
 
 
-def _serve(app_spec: str, port: int, workers: int, threads: int, extra_env: dict) -> subprocess.Popen:
+def _serve(app_spec: str, port: int, args, extra_env: dict) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "--config", str(REPO_ROOT / "deploy" / "gunicorn.conf.py"),
-               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-               "--worker-class", "gthread", "--keep-alive", "30", "--no-control-socket", app_spec]
+               "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+               *worker_class_arguments(args.worker_class, args.threads),
+               "--keep-alive", "30", "--no-control-socket", app_spec]
     proc = subprocess.Popen(command, env={**os.environ, **extra_env}, cwd=REPO_ROOT)
     _wait_until_serving(port, proc)
     return proc
@@ -226,7 +228,7 @@ def _drop_postgres_database(url: str) -> None:
 
 def _measure(label: str, app_spec: str, args, extra_env: dict) -> LoadResult:
     port = _free_port()
-    proc = _serve(app_spec, port, args.workers, args.threads, extra_env)
+    proc = _serve(app_spec, port, args, extra_env)
     try:
         print(f"… {label}: {args.seconds:g} s at concurrency {args.concurrency}", file=sys.stderr, flush=True)
         return run_load(port, args.seconds, args.concurrency)
@@ -256,9 +258,12 @@ def bench(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.intake bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per target (default 30)")
     parser.add_argument("--concurrency", type=int, default=32)
-    # Intake's deployed layout (deploy/): more threads per worker make larger group commits.
+    # Intake's deployed layout (deploy/), for every target: the yardstick runs the same
+    # worker class and count as intake.
+    parser.add_argument("--worker-class", choices=WORKER_CLASSES, default="gevent",
+                        help="gunicorn worker class for every target (default gevent, intake's)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers for every target (default 3)")
-    parser.add_argument("--threads", type=int, default=12, help="threads per worker (default 12)")
+    parser.add_argument("--threads", type=int, default=12, help="threads per worker, gthread only (default 12)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
 
@@ -273,8 +278,10 @@ def bench(argv: list[str]) -> int:
         finally:
             _drop_postgres_database(pg_url)
 
-    print(f"\nPOST /v1/reports, {args.seconds:g} s each, concurrency {args.concurrency}, gunicorn gthread "
-          f"{args.workers} workers × {args.threads} threads, {os.cpu_count()} CPUs")
+    layout = (f"gthread {args.workers} workers × {args.threads} threads" if args.worker_class == "gthread"
+              else f"{args.worker_class} {args.workers} workers")
+    print(f"\nPOST /v1/reports, {args.seconds:g} s each, concurrency {args.concurrency}, gunicorn {layout}, "
+          f"{os.cpu_count()} CPUs")
     print(f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}   other statuses")
     print(_row("bare (parse, 202)", bare, None))
     for label, result in results:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema, RAISE
@@ -36,12 +37,15 @@ class Text(fields.String):
         return text
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _http_url(value: str) -> None:
     try:
         parsed = urlparse(value)
     except ValueError:  # e.g. an unbalanced IPv6 bracket
         raise ValidationError("must be an http(s) URL") from None
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in value):
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or _WHITESPACE.search(value):
         raise ValidationError("must be an http(s) URL")
 
 

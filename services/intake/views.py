@@ -143,4 +143,8 @@ class Reports(MethodView):
             abort(401, message="signature already used (replayed request)")
         except WriterUnavailable:
             abort(503, message="database unavailable, try again later")
-        return accepted.result
+        # ``result_of`` already gives the documented shape (ReportAcceptedSchema); a Response
+        # skips dumping it through the schema once more on every request.
+        response = current_app.json.response(accepted.result)
+        response.status_code = 202
+        return response
