@@ -62,7 +62,14 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, **kwargs)
+    # psycopg prepares a statement after a few runs, and PostgreSQL may then keep one generic
+    # plan for it. A plan made while a table was small can scan the whole table for ever
+    # after: intake's look-up of idempotency keys (``IN`` lists) did, and its database CPU
+    # per batch of 10 grew from 2.2 ms at 3,000 reports to 7.8 ms at 18,000 (flat at about
+    # 2.5 ms with a plan per run). Planning these statements costs a fraction of that.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args["options"] = f"{connect_args.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
+    return sa.create_engine(url, connect_args=connect_args, **kwargs)
 
 
 class Database:

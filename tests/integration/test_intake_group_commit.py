@@ -151,6 +151,44 @@ def test_a_broken_batch_is_503_and_the_next_one_is_written(pg_url):
     assert committer.submit(submission()).created  # a fresh connection for the next batch
 
 
+def test_the_look_up_keeps_using_the_indexes_as_the_reports_table_grows(pg_url):
+    """A statement run often is prepared; a generic plan made while the table was small went
+    on scanning all of it (database CPU per batch grew with the table). The look-up must
+    stay on the indexes however often it runs."""
+    from services.intake.postgres import store_submissions_postgresql
+    from services.intake.service import KnownCases
+
+    runtime = make_runtime("intake", pg_url)
+    known = KnownCases()
+    from services.intake.schemas import ReportSubmissionSchema
+
+    schema = ReportSubmissionSchema()
+    # As an SNS sends them: reports and deletion requests on a few hundred posts.
+    bodies = [schema.load(report_body(post_id=f"p-{i % 200}")) for i in range(8)]
+    bodies += [schema.load(report_body("deletion_request", post_id=f"p-{i}", reporter_id=f"u-{i}",
+                                       rights_holder=True)) for i in range(2)]
+    with runtime.db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+
+        def write_batches(n):
+            for _ in range(n):
+                batch = [Submission(body, "demo", uuid.uuid4().hex, "http", utcnow(), uuid.uuid4().hex)
+                         for body in bodies]
+                store_submissions_postgresql(conn, batch, known)
+
+        def sequential_scans_of_reports():
+            conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            return conn.execute(sa.text(
+                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'reports'")).scalar_one()
+
+        write_batches(300)  # 3,000 reports, the same statements run hundreds of times
+        before = sequential_scans_of_reports()
+        write_batches(20)
+        assert sequential_scans_of_reports() == before
+    assert count(runtime, "reports") == 3200
+
+
 def test_an_idle_writer_gives_its_connection_back_and_a_new_request_starts_it_again(db_url):
     runtime = make_runtime("intake", db_url)
     committer = GroupCommit(runtime.db, idle_exit_seconds=0.2)
