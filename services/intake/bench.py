@@ -1,6 +1,7 @@
 """``python -m services.intake bench``: accepted reports per second and latency of
 ``POST /v1/reports`` under gunicorn, next to a bare gunicorn+Flask endpoint that parses the
-same JSON and answers 202 without storing anything, in the same run.
+same JSON and answers 202 without storing anything, in the same run, with the same gunicorn
+worker class and count (intake's deployed gevent × 3 unless told otherwise).
 
 Each intake run gets a fresh database (SQLite in a temporary folder; PostgreSQL at
 MODQ_BENCH_POSTGRES, default 127.0.0.1:5432 as user postgres, when it answers). The load
