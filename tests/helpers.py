@@ -30,3 +30,13 @@ def signed(body: dict | bytes, client: str = "demo", secret: str = "demo-secret"
     if key is not None:
         headers["Idempotency-Key"] = key
     return raw, headers
+
+
+def due_today_jst(hour: int = 12) -> dt.datetime:
+    """A receipt time seven days ago (``hour`` o'clock JST) whose §25 deadline is the end of
+    today in JST: less than 24 hours away, and not yet past, at whatever time a test runs."""
+    from shared.clock import legal_zone
+
+    today = dt.datetime.now(legal_zone()).date()
+    return dt.datetime.combine(today - dt.timedelta(days=7), dt.time(hour),
+                               tzinfo=legal_zone()).astimezone(dt.timezone.utc)

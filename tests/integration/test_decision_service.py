@@ -11,7 +11,7 @@ from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_even
 from services.decision import service
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Outbox, User
-from tests.helpers import report_body
+from tests.helpers import due_today_jst, report_body
 
 UTC = dt.timezone.utc
 
@@ -69,7 +69,7 @@ def test_score_before_its_report_is_retried_not_lost(decision):
 
 
 def test_near_deadline_case_rises_to_the_top(decision):
-    old = dt.datetime.now(UTC) - dt.timedelta(days=6, hours=12)
+    old = due_today_jst()
     feed(decision, received(case_id="urgent", received_at=old, reporter="r1"))
     fresh = received(case_id="scored-high", kind="report", reporter="r2")
     feed(decision, fresh, scored(fresh.data["report_id"], case_id="scored-high", score=0.99))

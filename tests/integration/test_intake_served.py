@@ -113,3 +113,26 @@ def test_the_api_sets_no_cookie_and_carries_no_form_rate_limit_headers(served_in
     assert not [h for h in resp.headers if h.lower().startswith("x-ratelimit")]
     form = requests.get(f"{base}/request", timeout=10)
     assert form.status_code == 200 and "session" in form.cookies  # the form's CSRF token lives there
+
+
+def test_the_public_form_files_a_request_and_shows_the_receipt(served_intake):
+    base, _, db_url = served_intake
+    import re
+
+    with requests.Session() as browser:
+        html = browser.get(f"{base}/request", timeout=10).text
+        data = {name: re.search(rf'name="{name}"[^>]*value="([^"]+)"', html).group(1)
+                for name in ("csrf_token", "submission_key")}
+        data.update({"post_url": "https://sns.example.jp/posts/42", "post_text": "山田花子は前科者",
+                     "posted_at": "2026-06-02T15:00", "right": "名誉権", "reason": "虚偽の前科を書かれています",
+                     "role": "self", "name": "山田 花子", "contact": "hanako@example.jp",
+                     "request_type": "ordinary"})
+        receipt = browser.post(f"{base}/request", data=data, timeout=30)
+    assert receipt.status_code == 200 and "<dt>受付日時</dt>" in receipt.text
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            report_ids = conn.execute(sa.text("SELECT id FROM reports WHERE source = 'form'")).scalars().all()
+    finally:
+        engine.dispose()
+    assert len(report_ids) == 1 and report_ids[0] in receipt.text

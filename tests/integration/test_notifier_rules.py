@@ -12,6 +12,7 @@ from services.notifier import delivery
 from services.notifier.models import Notice, NoticeException, Outbox, TrackedRequest
 from services.notifier.stats import notice_stats
 from tests.conftest import make_runtime
+from tests.helpers import due_today_jst
 from tests.integration.test_notifier_service import decision_event, feed, outbox, request_event
 
 UTC = dt.timezone.utc
@@ -60,8 +61,8 @@ def test_repeat_request_gets_an_ack_but_no_final_notice_and_links_to_the_earlier
 def test_repeat_request_is_not_watched_by_the_clock(notifier):
     from services.notifier.service import check_deadlines
 
-    first = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=6, hours=22))
-    repeat = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=6, hours=21), is_repeat=True)
+    first = request_event(received_at=due_today_jst())
+    repeat = request_event(received_at=due_today_jst(hour=13), is_repeat=True)
     feed(notifier, first, repeat)
     assert check_deadlines(notifier.db) == 1  # only the original request is due
 
@@ -205,7 +206,7 @@ def test_a_late_failure_does_not_undo_a_delivery(notifier):
 def test_held_final_notice_does_not_stop_the_clock_and_goes_out_when_complete(notifier):
     from services.notifier.service import check_deadlines
 
-    req = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=6, hours=22))
+    req = request_event(received_at=due_today_jst())
     feed(notifier, req, decision_event([req], action="no_action", clause=None, reason=""))
     assert notice_of(notifier, "N2").status == "held"
     assert check_deadlines(notifier.db) == 1

@@ -11,7 +11,7 @@ from shared.events import ALERT, DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEI
 from services.notifier import service
 from services.notifier.models import Notice, NoticeException, Outbox, TrackedRequest
 from tests.conftest import make_runtime
-from tests.helpers import report_body
+from tests.helpers import due_today_jst, report_body
 
 UTC = dt.timezone.utc
 CLAUSE = {"id": "D-1", "version": "2025.1", "title": "名誉毀損", "text": "特定の人について…",
@@ -119,7 +119,7 @@ def test_english_locale_gets_english_alongside(notifier):
 
 
 def test_deadline_warning_is_raised_once_before_the_deadline(notifier):
-    req = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=6, hours=20))
+    req = request_event(received_at=due_today_jst())
     feed(notifier, req)
     assert service.check_deadlines(notifier.db) == 1
     assert service.check_deadlines(notifier.db) == 0
