@@ -28,6 +28,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from shared.cli import WORKER_CLASSES, worker_class_arguments
 from shared.settings import REPO_ROOT, env
@@ -83,7 +85,11 @@ class LoadResult:
     seconds: float
     latencies: list[float] = field(default_factory=list)   # of 202 responses, seconds
     statuses: dict[int, int] = field(default_factory=dict)
-    client_cpu: float = 0.0
+    client_cpu: float = 0.0  # the load generator's CPU seconds in the measured window
+    server_cpu: dict[str, float] = field(default_factory=dict)  # the same for "server", "database"
+
+    def cpu_ms_per_accepted(self, name: str) -> float:
+        return self.server_cpu.get(name, float("nan")) * 1000 / self.accepted if self.accepted else float("nan")
 
     @property
     def accepted(self) -> int:
@@ -146,18 +152,47 @@ def _drive(port: int, start: float, stop: float, result: LoadResult, lock: threa
             result.statuses[status] = result.statuses.get(status, 0) + n
 
 
-def run_load(port: int, seconds: float, concurrency: int, warmup: float = 2.0) -> LoadResult:
+def run_load(port: int, seconds: float, concurrency: int, warmup: float = 2.0,
+             cpu_of: dict[str, Callable[[], float]] | None = None) -> LoadResult:
+    """Drive the load; ``cpu_of`` names CPU-second counters (the server's processes, the
+    database's) read when the measured window opens and when it closes."""
     result, lock = LoadResult(seconds=seconds), threading.Lock()
-    cpu_before = time.process_time()
+    cpu_of = {"client": time.process_time, **(cpu_of or {})}
     start = time.monotonic() + warmup
     stop = start + seconds
+    at_start: dict[str, float] = {}
+    opening = threading.Timer(warmup, lambda: at_start.update({name: read() for name, read in cpu_of.items()}))
+    opening.start()
     threads = [threading.Thread(target=_drive, args=(port, start, stop, result, lock, i)) for i in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    result.client_cpu = time.process_time() - cpu_before
+    opening.join()
+    result.server_cpu = {name: read() - at_start.get(name, 0.0) for name, read in cpu_of.items()}
+    result.client_cpu = result.server_cpu.pop("client")
     return result
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc; 0 for one gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """A gunicorn master and its workers."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *map(int, children)]
 
 
 # --- servers and databases ---------------------------------------------------------------
@@ -227,14 +262,26 @@ def _drop_postgres_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
 
 
-def _measure(label: str, app_spec: str, args, extra_env: dict) -> LoadResult:
+def _measure(label: str, app_spec: str, args, extra_env: dict, db_url: str | None = None) -> LoadResult:
     port = _free_port()
     proc = _serve(app_spec, port, args, extra_env)
+    cpu_of = {"server": lambda: cpu_seconds(process_tree(proc.pid))}
+    if db_url and db_url.startswith("postgresql"):
+        cpu_of["database"] = lambda: cpu_seconds(_postgres_backends(db_url))
     try:
         print(f"… {label}: {args.seconds:g} s at concurrency {args.concurrency}", file=sys.stderr, flush=True)
-        return run_load(port, args.seconds, args.concurrency)
+        return run_load(port, args.seconds, args.concurrency, cpu_of=cpu_of)
     finally:
         _stop(proc)
+
+
+def _postgres_backends(url: str) -> list[int]:
+    """The server processes connected to the benchmark's database (PostgreSQL on this machine)."""
+    import psycopg
+
+    with psycopg.connect(_postgres_dsn(), autocommit=True) as conn:
+        return [pid for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (url.rsplit("/", 1)[-1],))]
 
 
 def _intake_run(label: str, db_url: str, args) -> LoadResult:
@@ -244,15 +291,17 @@ def _intake_run(label: str, db_url: str, args) -> LoadResult:
     migrate(db_url, MIGRATIONS)
     extra = {"MODQ_INTAKE_DATABASE_URL": db_url, "MODQ_SNS_CLIENTS": f"{BENCH_CLIENT}:{BENCH_SECRET}",
              "MODQ_LOG_LEVEL": "WARNING"}
-    return _measure(label, "services.intake.app:create_app()", args, extra)
+    return _measure(label, "services.intake.app:create_app()", args, extra, db_url)
 
 
 def _row(label: str, r: LoadResult, bare: LoadResult | None) -> str:
     rate = r.accepted / r.seconds
     others = {s: n for s, n in r.statuses.items() if s != 202}
     ratio = f"{rate / (bare.accepted / bare.seconds):6.0%}" if bare and bare.accepted else "     -"
+    database = r.cpu_ms_per_accepted("database")
     return (f"{label:<22}{rate:>10.0f}{r.percentile(50):>10.1f}{r.percentile(99):>10.1f}{ratio:>9}"
-            f"{r.client_cpu / r.seconds:>11.0%}   {others or ''}")
+            f"{r.client_cpu / r.seconds:>11.0%}{r.cpu_ms_per_accepted('server'):>10.2f}"
+            f"{'' if database != database else f'{database:.2f}':>8}   {others or ''}")
 
 
 def bench(argv: list[str]) -> int:
@@ -283,7 +332,8 @@ def bench(argv: list[str]) -> int:
               else f"{args.worker_class} {args.workers} workers")
     print(f"\nPOST /v1/reports, {args.seconds:g} s each, concurrency {args.concurrency}, gunicorn {layout}, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}   other statuses")
+    print(f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}"
+          f"{'server':>10}{'db':>8}   other statuses")
     print(_row("bare (parse, 202)", bare, None))
     for label, result in results:
         print(_row(label, result, bare))
