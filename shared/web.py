@@ -2,8 +2,11 @@
 endpoints and Prometheus metrics."""
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
+import weakref
 
 from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
@@ -30,17 +33,34 @@ class ServiceFlask(Flask):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._sync_callables: dict = {}
+        # Keyed weakly by the underlying function: a closure made for one request (e.g. by
+        # ``after_this_request``) is forgotten with it instead of piling up.
+        self._is_coroutine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.session_interface = _SessionlessUnder()
 
     def ensure_sync(self, func):
+        underlying = _underlying_function(func)
         try:
-            return self._sync_callables[func]
-        except KeyError:
-            sync = self._sync_callables[func] = super().ensure_sync(func)
-            return sync
-        except TypeError:  # unhashable callable
-            return super().ensure_sync(func)
+            is_coroutine = self._is_coroutine[underlying]
+        except (KeyError, TypeError):  # not seen yet, or cannot be referenced weakly
+            is_coroutine = inspect.iscoroutinefunction(func)
+            try:
+                self._is_coroutine[underlying] = is_coroutine
+            except TypeError:
+                pass
+        return self.async_to_sync(func) if is_coroutine else func
+
+
+def _underlying_function(func):
+    """The function a bound method or ``functools.partial`` runs (what makes it a coroutine
+    function or not)."""
+    while True:
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif inspect.ismethod(func):
+            func = func.__func__
+        else:
+            return func
 
 
 class _SessionlessUnder(SecureCookieSessionInterface):
