@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
 
 from shared.signing import signed_headers
@@ -40,3 +41,12 @@ def due_today_jst(hour: int = 12) -> dt.datetime:
     today = dt.datetime.now(legal_zone()).date()
     return dt.datetime.combine(today - dt.timedelta(days=7), dt.time(hour),
                                tzinfo=legal_zone()).astimezone(dt.timezone.utc)
+
+
+def in_parallel(target, count: int) -> None:
+    """Run ``target(n)`` for n in range(count), each in its own thread, and wait for all."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

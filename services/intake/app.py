@@ -87,5 +87,5 @@ def _limit_the_form(app: Flask, public) -> None:
 
 
 def _belongs_to(hook, limiter: Limiter) -> bool:
-    hook = getattr(hook, "func", hook)  # functools.partial
-    return getattr(hook, "__self__", None) is limiter or getattr(hook, "__qualname__", "").startswith("Limiter.")
+    """A bound method of the limiter, or a partial that binds it (as its headers hook is)."""
+    return getattr(hook, "__self__", None) is limiter or limiter in getattr(hook, "args", ())

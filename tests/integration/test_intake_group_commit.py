@@ -13,7 +13,7 @@ from shared.db import utcnow
 from services.intake.batching import BATCH_SIZE, GroupCommit, _Waiting
 from services.intake.service import Accepted, SignatureReplayed, Submission
 from tests.conftest import _drop_pg_database, _new_pg_database, make_runtime
-from tests.helpers import report_body, signed
+from tests.helpers import in_parallel, report_body, signed
 from tests.integration.test_intake_api import count, intake, post  # noqa: F401  (fixture)
 
 
@@ -101,11 +101,7 @@ def test_concurrent_requests_are_written_in_batches_and_each_is_answered(intake)
             with lock:
                 answers.append((resp.status_code, resp.get_json()["report_id"]))
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_parallel(send, 12)
     assert [status for status, _ in answers] == [202] * 120
     assert len({report_id for _, report_id in answers}) == 120
     assert count(runtime, "reports") == count(runtime, "outbox") == 120

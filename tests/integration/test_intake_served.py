@@ -13,14 +13,15 @@ import sqlalchemy as sa
 
 from shared.broker import free_port
 from tests.conftest import make_runtime
-from tests.helpers import report_body, signed
+from tests.helpers import in_parallel, report_body, signed
+from tests.integration.test_intake_api import count
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def served_intake(db_url):
-    make_runtime("intake", db_url)  # migrated
+    runtime = make_runtime("intake", db_url)  # migrated
     port = free_port()
     env = {**os.environ, "MODQ_INTAKE_DATABASE_URL": db_url, "MODQ_INTAKE_PORT": str(port),
            "MODQ_SNS_CLIENTS": "demo:demo-secret", "MODQ_WEB_WORKERS": "2"}
@@ -40,22 +41,13 @@ def served_intake(db_url):
             assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
             assert time.monotonic() < deadline, "intake did not start"
             time.sleep(0.2)
-        yield base, proc, db_url
+        yield base, proc, runtime
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _rows(db_url: str, table: str) -> int:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def _post(base: str, body: dict, key: str | None = None, session=requests):
@@ -70,7 +62,7 @@ def test_the_web_command_serves_intake_with_gevent_workers(served_intake):
 
 
 def test_concurrent_signed_requests_are_each_stored_once_and_answered(served_intake):
-    base, _, db_url = served_intake
+    base, _, runtime = served_intake
     answers, lock = [], threading.Lock()
 
     def send(n: int) -> None:
@@ -80,19 +72,15 @@ def test_concurrent_signed_requests_are_each_stored_once_and_answered(served_int
                 with lock:
                     answers.append((resp.status_code, resp.json().get("report_id")))
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_parallel(send, 16)
     assert [status for status, _ in answers] == [202] * 128
     assert len({report_id for _, report_id in answers}) == 128
-    assert _rows(db_url, "reports") == _rows(db_url, "outbox") == 128
-    assert _rows(db_url, "cases") == 4
+    assert count(runtime, "reports") == count(runtime, "outbox") == 128
+    assert count(runtime, "cases") == 4
 
 
 def test_a_repeated_key_and_a_replayed_signature_over_http(served_intake):
-    base, _, db_url = served_intake
+    base, _, runtime = served_intake
     body = report_body()
     first = _post(base, body, key="same-key")
     again = _post(base, body, key="same-key")  # signed anew: a client's retry
@@ -102,7 +90,7 @@ def test_a_repeated_key_and_a_replayed_signature_over_http(served_intake):
     assert requests.post(f"{base}/v1/reports", data=raw, headers=headers, timeout=30).status_code == 202
     replay = requests.post(f"{base}/v1/reports", data=raw, headers=headers, timeout=30)
     assert replay.status_code == 401 and "replayed" in replay.json()["error"]
-    assert _rows(db_url, "reports") == 2
+    assert count(runtime, "reports") == 2
 
 
 def test_the_api_sets_no_cookie_and_carries_no_form_rate_limit_headers(served_intake):
@@ -116,7 +104,7 @@ def test_the_api_sets_no_cookie_and_carries_no_form_rate_limit_headers(served_in
 
 
 def test_the_public_form_files_a_request_and_shows_the_receipt(served_intake):
-    base, _, db_url = served_intake
+    base, _, runtime = served_intake
     import re
 
     with requests.Session() as browser:
@@ -129,10 +117,6 @@ def test_the_public_form_files_a_request_and_shows_the_receipt(served_intake):
                      "request_type": "ordinary"})
         receipt = browser.post(f"{base}/request", data=data, timeout=30)
     assert receipt.status_code == 200 and "<dt>受付日時</dt>" in receipt.text
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            report_ids = conn.execute(sa.text("SELECT id FROM reports WHERE source = 'form'")).scalars().all()
-    finally:
-        engine.dispose()
+    with runtime.db.engine.connect() as conn:
+        report_ids = conn.execute(sa.text("SELECT id FROM reports WHERE source = 'form'")).scalars().all()
     assert len(report_ids) == 1 and report_ids[0] in receipt.text
