@@ -3,6 +3,11 @@
 same JSON and answers 202 without storing anything, in the same run, with the same gunicorn
 worker class and count (intake's deployed gevent × 3 unless told otherwise).
 
+The targets run in rounds (bare, SQLite, PostgreSQL, then again), and the summary gives each
+figure's median over the rounds: on a small shared machine one 30 s run can differ from the
+next by a third, and a ratio taken from two runs minutes apart says more about the machine
+than about intake.
+
 Each intake run gets a fresh database (SQLite in a temporary folder; PostgreSQL at
 MODQ_BENCH_POSTGRES, default 127.0.0.1:5432 as user postgres, when it answers). The load
 generator keeps one HTTP/1.1 keep-alive connection per thread over a raw socket, because
@@ -294,14 +299,68 @@ def _intake_run(label: str, db_url: str, args) -> LoadResult:
     return _measure(label, "services.intake.app:create_app()", args, extra, db_url)
 
 
-def _row(label: str, r: LoadResult, bare: LoadResult | None) -> str:
-    rate = r.accepted / r.seconds
-    others = {s: n for s, n in r.statuses.items() if s != 202}
-    ratio = f"{rate / (bare.accepted / bare.seconds):6.0%}" if bare and bare.accepted else "     -"
-    database = r.cpu_ms_per_accepted("database")
-    return (f"{label:<22}{rate:>10.0f}{r.percentile(50):>10.1f}{r.percentile(99):>10.1f}{ratio:>9}"
-            f"{r.client_cpu / r.seconds:>11.0%}{r.cpu_ms_per_accepted('server'):>10.2f}"
-            f"{'' if database != database else f'{database:.2f}':>8}   {others or ''}")
+@dataclass
+class Figures:
+    """One target's row: what a run measured, or the median of several runs' rows."""
+
+    rate: float
+    p50: float
+    p99: float
+    vs_bare: float | None
+    client_cpu: float      # share of one core
+    server_ms: float       # CPU ms per accepted report in gunicorn
+    db_ms: float           # ... in the PostgreSQL backends (nan without PostgreSQL)
+    other_statuses: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, r: LoadResult, bare: LoadResult | None) -> "Figures":
+        rate = r.accepted / r.seconds
+        bare_rate = bare.accepted / bare.seconds if bare else 0
+        return cls(rate, r.percentile(50), r.percentile(99), rate / bare_rate if bare_rate else None,
+                   r.client_cpu / r.seconds, r.cpu_ms_per_accepted("server"), r.cpu_ms_per_accepted("database"),
+                   {s: n for s, n in r.statuses.items() if s != 202})
+
+    @classmethod
+    def median(cls, rows: list["Figures"]) -> "Figures":
+        def mid(name):
+            values = [getattr(row, name) for row in rows if getattr(row, name) is not None]
+            return statistics.median(values) if values else None
+
+        others: dict[int, int] = {}
+        for row in rows:
+            for status, n in row.other_statuses.items():
+                others[status] = others.get(status, 0) + n
+        return cls(mid("rate"), mid("p50"), mid("p99"), mid("vs_bare"), mid("client_cpu"), mid("server_ms"),
+                   mid("db_ms"), others)
+
+    def line(self, label: str) -> str:
+        ratio = f"{self.vs_bare:6.0%}" if self.vs_bare is not None else "     -"
+        db = "" if self.db_ms != self.db_ms else f"{self.db_ms:.2f}"
+        return (f"{label:<22}{self.rate:>10.0f}{self.p50:>10.1f}{self.p99:>10.1f}{ratio:>9}"
+                f"{self.client_cpu:>11.0%}{self.server_ms:>10.2f}{db:>8}   {self.other_statuses or ''}")
+
+
+HEADER = (f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}"
+          f"{'server':>10}{'db':>8}   other statuses")
+
+
+def _round(args) -> dict[str, Figures]:
+    """One run of each target, one after the other; the intake rows are compared with this
+    round's bare run."""
+    bare = _measure("bare gunicorn+Flask", "services.intake.bench:create_bare_app()", args, {})
+    rows = {BARE: Figures.of(bare, None)}
+    with tempfile.TemporaryDirectory(prefix="modq-bench-") as tmp:
+        rows["intake, SQLite"] = Figures.of(_intake_run("intake, SQLite", f"sqlite:///{tmp}/intake.db", args), bare)
+    pg_url = None if args.no_postgres else _new_postgres_database()
+    if pg_url:
+        try:
+            rows["intake, PostgreSQL"] = Figures.of(_intake_run("intake, PostgreSQL", pg_url, args), bare)
+        finally:
+            _drop_postgres_database(pg_url)
+    return rows
+
+
+BARE = "bare (parse, 202)"
 
 
 def bench(argv: list[str]) -> int:
@@ -315,28 +374,27 @@ def bench(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers for every target (default 3)")
     parser.add_argument("--threads", type=int, default=12, help="threads per worker, gthread only (default 12)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of (bare, SQLite, PostgreSQL) in turn; the summary is each figure's median "
+                             "(default 3: this machine's speed drifts between runs)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
-    results: list[tuple[str, LoadResult]] = []
-    bare = _measure("bare gunicorn+Flask", "services.intake.bench:create_bare_app()", args, {})
-    with tempfile.TemporaryDirectory(prefix="modq-bench-") as tmp:
-        results.append(("intake, SQLite", _intake_run("intake, SQLite", f"sqlite:///{tmp}/intake.db", args)))
-    pg_url = None if args.no_postgres else _new_postgres_database()
-    if pg_url:
-        try:
-            results.append(("intake, PostgreSQL", _intake_run("intake, PostgreSQL", pg_url, args)))
-        finally:
-            _drop_postgres_database(pg_url)
-
+    rounds = [_round(args) for _ in range(args.rounds)]
     layout = (f"gthread {args.workers} workers × {args.threads} threads" if args.worker_class == "gthread"
               else f"{args.worker_class} {args.workers} workers")
     print(f"\nPOST /v1/reports, {args.seconds:g} s each, concurrency {args.concurrency}, gunicorn {layout}, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>9}{'client CPU':>11}"
-          f"{'server':>10}{'db':>8}   other statuses")
-    print(_row("bare (parse, 202)", bare, None))
-    for label, result in results:
-        print(_row(label, result, bare))
+          f"{os.cpu_count()} CPUs; server and db: CPU ms per accepted report")
+    if args.rounds > 1:
+        print(f"each round, in the order run:\n  {HEADER}")
+        for number, rows in enumerate(rounds, 1):
+            for label, figures in rows.items():
+                print(f"{number:<2}{figures.line(label)}")
+        print(f"median of {args.rounds} rounds:")
+    print(HEADER)
+    for label in rounds[0]:
+        print(Figures.median([rows[label] for rows in rounds if label in rows]).line(label))
     return 0
 
 
