@@ -6,12 +6,18 @@ Measured here, one ``SELECT 1`` took 0.1 ms from an idle process and 60 ms from 
 busy threads. The portable path in ``service.py`` spends six round trips on a batch (BEGIN,
 look-up, signatures, reports, events, COMMIT); this one spends two, with the same outcome:
 
-1. the look-up of idempotency keys and earlier deletion requests (``service.LOOK_UP``);
+1. the look-up of idempotency keys and earlier deletion requests (``service.LOOK_UP``, here
+   with arrays);
 2. one statement that claims the signatures, opens the cases, stores the reports that kept a
    signature, and stages their events. A single statement is a transaction of its own
    (autocommit), so nothing is half written.
 
 SQLite, which has no round trips, keeps the portable path.
+
+Both statements are plain SQL run with ``exec_driver_sql``, which skips SQLAlchemy's
+compilation and parameter processing (the writer's CPU per batch of 10, measured here in
+alternating blocks: 1.59 ms against 1.76 ms with the SQLAlchemy constructs). SQLAlchemy still
+owns the connection, its pool and the errors it raises.
 """
 from __future__ import annotations
 
@@ -22,8 +28,9 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, look_up, outbox_row,
-                                     plan_batch, report_rows, result_of, settle_later, signature_expiry)
+from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, index_looked_up,
+                                     look_up_parameters, outbox_row, plan_batch, report_rows, result_of,
+                                     settle_later, signature_expiry)
 
 REPORT_COLUMNS = {
     "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
@@ -39,9 +46,19 @@ _ALL = {**REPORT_COLUMNS, **{f"e_{k}": v for k, v in EVENT_COLUMNS.items()}, **E
 
 # The batch travels as one JSON array (json.dumps is C; a parameter per column made the
 # driver quote every array element in Python, the writer's largest cost).
-WRITE_BATCH = sa.text(f"""
+# ``service.LOOK_UP`` with arrays: one statement text whatever the batch's size, so the driver
+# prepares it once (an IN list of n items is a statement of its own for every n).
+LOOK_UP_SQL = """
+SELECT id, case_id, received_at, kind, treated_as, treatment_note, deadline_at, is_repeat, evidence_sha256,
+       client_id, idempotency_key, reporter_id
+FROM reports
+WHERE (client_id = ANY(%(client_ids)s) AND idempotency_key = ANY(%(keys)s))
+   OR (treated_as = 'deletion_request' AND case_id = ANY(%(case_ids)s) AND reporter_id = ANY(%(reporter_ids)s))
+"""
+
+WRITE_BATCH_SQL = f"""
 WITH input AS MATERIALIZED (
-    SELECT * FROM json_to_recordset(CAST(:batch AS json)) AS t({", ".join(f"{n} {k}" for n, k in _ALL.items())})
+    SELECT * FROM json_to_recordset(CAST(%(batch)s AS json)) AS t({", ".join(f"{n} {k}" for n, k in _ALL.items())})
 ), claimed AS (
     INSERT INTO used_signatures (signature, expires_at)
     SELECT signature, expires_at FROM input WHERE signature IS NOT NULL
@@ -62,7 +79,7 @@ WITH input AS MATERIALIZED (
     FROM accepted
 )
 SELECT id FROM accepted
-""")
+"""
 
 
 def store_submissions_postgresql(connection: sa.Connection, submissions: list[Submission],
@@ -79,20 +96,27 @@ def store_submissions_postgresql(connection: sa.Connection, submissions: list[Su
 
 
 def _store_once(connection, submissions, known_cases) -> list[Accepted | SignatureReplayed]:
-    stored, earlier_requests = look_up(connection, submissions)
+    stored, earlier_requests = _look_up(connection, submissions)
     outcomes, fresh, later = plan_batch(submissions, stored)
     if fresh:
         rows = report_rows([submissions[i] for i in fresh], earlier_requests)
         posts = [submissions[i].payload["post"]["id"] for i in fresh]
         missing = set(known_cases.missing(posts))
         batch = _batch_json([submissions[i] for i in fresh], rows, posts, missing)
-        accepted = set(connection.execute(WRITE_BATCH, {"batch": batch}).scalars())
+        accepted = set(connection.exec_driver_sql(WRITE_BATCH_SQL, {"batch": batch}).scalars())
         for i, row in zip(fresh, rows):
             outcomes[i] = (Accepted(result_of(SimpleNamespace(**row)), created=True) if row["id"] in accepted
                            else SignatureReplayed())
         known_cases.add(posts)
     settle_later(submissions, outcomes, later, lambda again: _store_once(connection, again, known_cases))
     return outcomes
+
+
+def _look_up(connection, submissions) -> tuple[dict, set]:
+    parameters = look_up_parameters(submissions)
+    if parameters is None:
+        return {}, set()
+    return index_looked_up(connection.exec_driver_sql(LOOK_UP_SQL, parameters))
 
 
 def _batch_json(submissions, rows, posts, missing) -> str:

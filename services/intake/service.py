@@ -229,14 +229,24 @@ def settle_later(submissions, outcomes, later: dict[int, int], store_again) -> N
 def look_up(session, submissions) -> tuple[dict, set]:
     """The stored reports with the batch's idempotency keys, by (client, key); and the
     (case, requester) pairs of earlier deletion requests on the batch's posts."""
+    parameters = look_up_parameters(submissions)
+    if parameters is None:
+        return {}, set()
+    return index_looked_up(session.execute(LOOK_UP, parameters))
+
+
+def look_up_parameters(submissions) -> dict[str, list[str]] | None:
+    """What ``LOOK_UP`` asks about: None when the batch has neither keys nor deletion requests."""
     keyed = [(s.client_id, s.idempotency_key) for s in submissions if s.idempotency_key]
     asking = [(case_id_for_post(s.payload["post"]["id"]), s.payload["reporter"]["id"])
               for s in submissions if s.payload["kind"] == "deletion_request"]
     if not keyed and not asking:
-        return {}, set()
-    rows = session.execute(LOOK_UP, {
-        "client_ids": sorted({c for c, _ in keyed}), "keys": sorted({k for _, k in keyed}),
-        "case_ids": sorted({c for c, _ in asking}), "reporter_ids": sorted({r for _, r in asking})})
+        return None
+    return {"client_ids": sorted({c for c, _ in keyed}), "keys": sorted({k for _, k in keyed}),
+            "case_ids": sorted({c for c, _ in asking}), "reporter_ids": sorted({r for _, r in asking})}
+
+
+def index_looked_up(rows) -> tuple[dict, set]:
     stored, earlier = {}, set()
     for row in rows:
         if row.idempotency_key is not None:
