@@ -44,8 +44,6 @@ EVENT_COLUMNS = {"event_id": "varchar", "topic": "varchar", "key": "varchar", "e
 EXTRA_COLUMNS = {"signature": "varchar", "expires_at": "timestamptz", "post_id": "varchar", "new_case": "boolean"}
 _ALL = {**REPORT_COLUMNS, **{f"e_{k}": v for k, v in EVENT_COLUMNS.items()}, **EXTRA_COLUMNS}
 
-# The batch travels as one JSON array (json.dumps is C; a parameter per column made the
-# driver quote every array element in Python, the writer's largest cost).
 # ``service.LOOK_UP`` with arrays: one statement text whatever the batch's size, so the driver
 # prepares it once (an IN list of n items is a statement of its own for every n).
 LOOK_UP_SQL = """
@@ -56,6 +54,8 @@ WHERE (client_id = ANY(%(client_ids)s) AND idempotency_key = ANY(%(keys)s))
    OR (treated_as = 'deletion_request' AND case_id = ANY(%(case_ids)s) AND reporter_id = ANY(%(reporter_ids)s))
 """
 
+# The batch travels as one JSON array (json.dumps is C; a parameter per column made the
+# driver quote every array element in Python, the writer's largest cost).
 WRITE_BATCH_SQL = f"""
 WITH input AS MATERIALIZED (
     SELECT * FROM json_to_recordset(CAST(%(batch)s AS json)) AS t({", ".join(f"{n} {k}" for n, k in _ALL.items())})
