@@ -28,9 +28,8 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, index_looked_up,
-                                     look_up_parameters, outbox_row, plan_batch, report_rows, result_of,
-                                     settle_later, signature_expiry)
+from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, look_up, outbox_row,
+                                     plan_batch, report_rows, result_of, settle_later, signature_expiry)
 
 REPORT_COLUMNS = {
     "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
@@ -96,7 +95,8 @@ def store_submissions_postgresql(connection: sa.Connection, submissions: list[Su
 
 
 def _store_once(connection, submissions, known_cases) -> list[Accepted | SignatureReplayed]:
-    stored, earlier_requests = _look_up(connection, submissions)
+    stored, earlier_requests = look_up(
+        submissions, lambda parameters: connection.exec_driver_sql(LOOK_UP_SQL, parameters))
     outcomes, fresh, later = plan_batch(submissions, stored)
     if fresh:
         rows = report_rows([submissions[i] for i in fresh], earlier_requests)
@@ -110,13 +110,6 @@ def _store_once(connection, submissions, known_cases) -> list[Accepted | Signatu
         known_cases.add(posts)
     settle_later(submissions, outcomes, later, lambda again: _store_once(connection, again, known_cases))
     return outcomes
-
-
-def _look_up(connection, submissions) -> tuple[dict, set]:
-    parameters = look_up_parameters(submissions)
-    if parameters is None:
-        return {}, set()
-    return index_looked_up(connection.exec_driver_sql(LOOK_UP_SQL, parameters))
 
 
 def _batch_json(submissions, rows, posts, missing) -> str:

@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -172,7 +172,7 @@ def store_submissions(unit_of_work: Callable[[], UnitOfWork], submissions: list[
 def _store_once(unit_of_work, submissions: list[Submission], known_cases: KnownCases):
     with unit_of_work() as uow:
         session = uow.session
-        stored, earlier_requests = look_up(session, submissions)
+        stored, earlier_requests = look_up(submissions, lambda parameters: session.execute(LOOK_UP, parameters))
         outcomes, fresh, later = plan_batch(submissions, stored)
         fresh = _claim_signatures(session, submissions, fresh, outcomes)
         if fresh:
@@ -226,27 +226,18 @@ def settle_later(submissions, outcomes, later: dict[int, int], store_again) -> N
             outcomes[i] = outcome
 
 
-def look_up(session, submissions) -> tuple[dict, set]:
+def look_up(submissions, query: Callable[[dict], Iterable]) -> tuple[dict, set]:
     """The stored reports with the batch's idempotency keys, by (client, key); and the
-    (case, requester) pairs of earlier deletion requests on the batch's posts."""
-    parameters = look_up_parameters(submissions)
-    if parameters is None:
-        return {}, set()
-    return index_looked_up(session.execute(LOOK_UP, parameters))
+    (case, requester) pairs of earlier deletion requests on the batch's posts.
 
-
-def look_up_parameters(submissions) -> dict[str, list[str]] | None:
-    """What ``LOOK_UP`` asks about: None when the batch has neither keys nor deletion requests."""
+    ``query`` runs the look-up (``LOOK_UP`` or its PostgreSQL form) with these parameters."""
     keyed = [(s.client_id, s.idempotency_key) for s in submissions if s.idempotency_key]
     asking = [(case_id_for_post(s.payload["post"]["id"]), s.payload["reporter"]["id"])
               for s in submissions if s.payload["kind"] == "deletion_request"]
     if not keyed and not asking:
-        return None
-    return {"client_ids": sorted({c for c, _ in keyed}), "keys": sorted({k for _, k in keyed}),
-            "case_ids": sorted({c for c, _ in asking}), "reporter_ids": sorted({r for _, r in asking})}
-
-
-def index_looked_up(rows) -> tuple[dict, set]:
+        return {}, set()
+    rows = query({"client_ids": sorted({c for c, _ in keyed}), "keys": sorted({k for _, k in keyed}),
+                  "case_ids": sorted({c for c, _ in asking}), "reporter_ids": sorted({r for _, r in asking})})
     stored, earlier = {}, set()
     for row in rows:
         if row.idempotency_key is not None:
