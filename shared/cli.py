@@ -16,7 +16,7 @@ from typing import Callable
 
 from shared.clock import parse_instant
 from shared.runtime import configure_logging
-from shared.settings import REPO_ROOT
+from shared.settings import REPO_ROOT, InsecureSetting
 
 
 WORKER_CLASSES = ("gthread", "gevent")
@@ -58,6 +58,14 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     args = parser.parse_args(argv)
 
     configure_logging(service)
+    try:
+        return _run(service, args, runtime_factory, app_spec, build_worker)
+    except InsecureSetting as exc:
+        print(f"{service}: refusing to start: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(service: str, args, runtime_factory: Callable, app_spec: str, build_worker: Callable) -> int:
     if args.command == "web":
         runtime = runtime_factory()
         port = runtime.settings.port

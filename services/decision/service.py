@@ -21,6 +21,7 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
+from shared.pseudonyms import pseudonym
 from services.decision import domain
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
@@ -91,7 +92,7 @@ DEV_USERS = ("moderator", "specialist", "supervisor", "auditor", "admin", "sns")
 
 def create_user(session: Session, email: str, password: str, role: str) -> User:
     user = User(email=email.lower(), password_hash=generate_password_hash(password), role=role,
-                pseudonym="mod-" + hashlib.sha256(email.lower().encode()).hexdigest()[:10],
+                pseudonym="mod-" + pseudonym("moderator", email.lower(), 10),
                 created_at=utcnow())
     session.add(user)
     session.flush()

@@ -13,6 +13,7 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp, ValidationError
 
 from shared import clock
+from shared.pseudonyms import pseudonym
 from shared.settings import env
 from services.intake.schemas import MAX_REASON, MAX_TEXT
 
@@ -155,10 +156,10 @@ def post_reference(url: str, given_id: str | None) -> tuple[str, str]:
 
 def requester_id(contact: str) -> str:
     """A stable id per contact address, so a second request by the same person on the same
-    post is recognised as a repeat (§25(1) proviso). Hashed so that the address does not
-    become a key in indexes and logs."""
+    post is recognised as a repeat (§25(1) proviso). Keyed (MODQ_PSEUDONYM_KEY) so that the
+    address neither becomes a key in indexes and logs nor can be found by hashing guesses."""
     normalised = contact.strip().lower()
-    return "web-form:" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
+    return "web-form:" + pseudonym("requester", normalised, 32)
 
 
 def submission_from_form(form: DeletionRequestForm, received_at: dt.datetime) -> dict:

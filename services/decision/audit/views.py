@@ -16,6 +16,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from shared.db import utcnow
+from shared.settings import pseudonym_key
 from shared.web import ApiBlueprint
 from services.decision.auth import CAN_AUDIT, CAN_DECIDE, api_user, require_api_role
 from services.decision.audit import dsa, periods, records, render, service, transparency
@@ -146,7 +147,7 @@ class DsaStatements(MethodView):
 
 
 def _statements(selection: records.RecordFilter):
-    db, secret = _db(), current_app.config["SECRET_KEY"]
+    db, secret = _db(), pseudonym_key()  # DSA ids are keyed apart from the session key
 
     def generate():
         with db.sessions() as session:
