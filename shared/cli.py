@@ -36,7 +36,11 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     argv = list(sys.argv[1:] if argv is None else argv)
     extra_commands = extra_commands or {}
     if argv and argv[0] in extra_commands:
-        return extra_commands[argv[0]](argv[1:]) or 0
+        try:
+            return extra_commands[argv[0]](argv[1:]) or 0
+        except InsecureSetting as exc:
+            print(f"{service}: refusing to start: {exc}", file=sys.stderr)
+            return 2
 
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
     sub = parser.add_subparsers(dest="command", required=True)

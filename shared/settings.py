@@ -169,6 +169,11 @@ def sns_clients() -> Mapping[str, tuple[str, ...]]:
     return _parse_sns_clients(secret("MODQ_SNS_CLIENTS"))
 
 
+def secure_cookies() -> bool:
+    """Cookies only over HTTPS (MODQ_SECURE_COOKIES); on by default outside development mode."""
+    return env("MODQ_SECURE_COOKIES", "0" if dev_mode() else "1") == "1"
+
+
 def pseudonym_key() -> str:
     """Keys pseudonyms (moderators', requesters') and the DSA statements' ids: a key apart from
     the session key, so rotating one does not change the other."""

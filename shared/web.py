@@ -108,6 +108,8 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
         response = json_error(exc.code or 500, message, **extra)
         if exc.code == 503:
             response.headers["Retry-After"] = "5"
+        if exc.code == 429:  # the view that throttled says for how long (g.retry_after)
+            response.headers["Retry-After"] = str(g.get("retry_after") or 60)
         return response
 
     @app.errorhandler(Exception)

@@ -57,6 +57,31 @@ def create_user(argv: list[str]) -> int:
     return 0
 
 
+def issue_token(argv: list[str]) -> int:
+    """Issue a bearer token for an API client (printed once; only its SHA-256 is stored)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from shared.db import utcnow
+    from services.decision.models import User
+    from services.decision.service import issue_token as _issue
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision issue-token")
+    parser.add_argument("email")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--days", type=int, default=90, help="valid for this many days (0: no expiry)")
+    args = parser.parse_args(argv)
+    runtime = make_runtime()
+    with runtime.db.sessions() as session:
+        user = session.scalar(sa.select(User).where(User.email == args.email.strip().lower()))
+    if user is None:
+        parser.error(f"no user {args.email}")
+    expires = utcnow() + dt.timedelta(days=args.days) if args.days > 0 else None
+    print(_issue(runtime.db, user.id, args.label, expires_at=expires))
+    return 0
+
+
 def bench(argv: list[str]) -> int:
     """Time the queue API and page over 100,000 open cases in a fresh PostgreSQL database."""
     from services.decision.bench import run
@@ -95,4 +120,5 @@ def transparency(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "bench": bench, "transparency": transparency}
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "issue-token": issue_token, "bench": bench,
+            "transparency": transparency}

@@ -114,6 +114,8 @@ class DecisionInput:
     delay_item: str | None = None
     expected_version: int | None = None
     reverses: str | None = None
+    # A supervisor (or admin) may decide a case without holding its claim; the override is audited.
+    override_claim: bool = False
 
 
 def validate_input(data: DecisionInput, now: dt.datetime) -> None:

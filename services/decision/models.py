@@ -55,6 +55,19 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebSession(Base):
+    """A signed-in web view session, so that signing out ends it on the server too (a cookie
+    alone would stay valid until it expires). Only the SHA-256 of the session's token is kept."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 CASE_STATUSES = ("open", "decided")
 
 
@@ -233,3 +246,6 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(sa.Text, nullable=False)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    # "hmac-sha256" (keyed with MODQ_AUDIT_KEY); "sha256" only for entries written before keying.
+    scheme: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="hmac-sha256",
+                                        server_default="sha256")

@@ -73,6 +73,8 @@ class DecisionInSchema(Schema):
     suspension_until = fields.AwareDateTime(load_default=None, allow_none=True)
     suspension_permanent = fields.Boolean(load_default=False)
     expected_version = fields.Integer(load_default=None, allow_none=True)
+    override_claim = fields.Boolean(load_default=False, metadata={
+        "description": "Decide without holding the case's claim (supervisor or admin only; audited)"})
 
 
 class DecisionOutSchema(Schema):

@@ -109,11 +109,11 @@ def provision_dev_users(db: Database) -> None:
         uow.commit()
 
 
-def issue_token(db: Database, user_id: int, label: str = "") -> str:
+def issue_token(db: Database, user_id: int, label: str = "", expires_at: dt.datetime | None = None) -> str:
     token = secrets.token_urlsafe(32)
     with db.unit_of_work() as uow:
         uow.session.add(ApiToken(user_id=user_id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
-                                 label=label, created_at=utcnow()))
+                                 label=label, created_at=utcnow(), expires_at=expires_at))
         uow.commit()
     return token
 
@@ -352,7 +352,10 @@ def claim_case(db: Database, case_id: str, user: User, now: dt.datetime | None =
         append_audit(uow.session, case_id=case_id, event_type="case.claimed", actor=user.pseudonym,
                      payload={"lease_until": (now + CLAIM_LEASE).isoformat()}, at=now)
         uow.commit()
-        return uow.session.get(Case, case_id)
+        case = uow.session.get(Case, case_id)
+        uow.session.refresh(case)
+        uow.session.expunge(case)  # loaded and detached: leaving the unit of work must not expire it
+        return case
 
 
 def release_case(db: Database, case_id: str, user: User) -> None:
@@ -365,6 +368,26 @@ def release_case(db: Database, case_id: str, user: User) -> None:
 
 
 # --- decisions --------------------------------------------------------------------------
+
+CAN_OVERRIDE_CLAIM = ("supervisor", "admin")
+
+
+def _check_claim(case: Case, user: User, data: DecisionInput, now: dt.datetime) -> str | None:
+    """A decision needs the decider's live claim, so two people never decide one case at once
+    and each decision has one owner. A supervisor may override; the return value is whose
+    claim was overridden ("none" when nobody held it), or None when no override happened."""
+    held = case.claimed_by is not None and case.claim_expires_at is not None and case.claim_expires_at > now
+    if held and case.claimed_by == user.id:
+        return None
+    if data.override_claim:
+        if user.role not in CAN_OVERRIDE_CLAIM:
+            raise DecisionRefused("担当の引き継ぎはスーパーバイザーのみ行えます（override_claim needs a supervisor）",
+                                  "override_claim", status=403)
+        return str(case.claimed_by) if held else "none"
+    if held:
+        raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
+    raise DecisionRefused("先に案件を担当してください（claim the case first: POST /v1/cases/<id>/claim）",
+                          "claim", status=409)
 
 def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
                     now: dt.datetime | None = None) -> Decision:
@@ -379,8 +402,7 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             raise DecisionRefused("case not found", status=404)
         if case.status != "open":
             raise DecisionRefused("この案件は決定済みです（already decided）", status=409)
-        if case.claimed_by not in (None, user.id) and case.claim_expires_at and case.claim_expires_at > now:
-            raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
+        overridden = _check_claim(case, user, data, now)
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)
@@ -418,6 +440,9 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         _refresh(case, session, now)
         event = decision_event(session, case, decision, reports, user)
         stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
+        if overridden:
+            append_audit(session, case_id=case.id, event_type="case.claim_overridden", actor=user.pseudonym,
+                         payload={"claimed_by": overridden}, at=now)
         append_audit(session, case_id=case.id, event_type=f"decision.{data.action}", actor=user.pseudonym,
                      payload={"decision_id": decision.id, "clause": decision.clause_snapshot,
                               "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
