@@ -32,6 +32,7 @@ DEFAULT_TOPICS = {
     "alerts": "modq.alerts",
     "appeals": "modq.appeals",
     "deadletter": "modq.deadletter",
+    "audit_heads": "modq.audit.heads",
 }
 
 # Development-only values, used only with MODQ_DEV_MODE=1. Production sets every one of them

@@ -138,6 +138,11 @@ class Verify(MethodView):
     @blp.arguments(VerifyQuerySchema, location="query")
     @blp.response(200, VerifyResultSchema)
     def get(self, args):
-        """Verify the audit log's hash chain over a period; gives the first broken link."""
+        """Verify the audit log's keyed hash chain over a period; gives the first broken link. With
+        ``head_seq`` and ``head_hash`` (a head published earlier) also names a truncated or rewritten log."""
+        if (args["head_seq"] is None) != (args["head_hash"] is None):
+            abort(400, message="give head_seq and head_hash together",
+                  errors={"query": {"head_hash": ["give head_seq and head_hash together"]}})
+        head = (args["head_seq"], args["head_hash"]) if args["head_seq"] is not None else None
         with _db().sessions() as session:
-            return service.verify_chain(session, args.get("from_"), args.get("to"))
+            return service.verify_chain(session, args.get("from_"), args.get("to"), published_head=head)

@@ -31,11 +31,19 @@ def verify(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.decision verify")
     parser.add_argument("--from", dest="start")
     parser.add_argument("--to", dest="end")
+    parser.add_argument("--head", help="SEQ:HASH of a head published earlier (topic modq.audit.heads, or the "
+                                       "X-Modq-Audit-Head of an export): names a truncated or rewritten log")
     args = parser.parse_args(argv)
+    head = None
+    if args.head:
+        seq, _, digest = args.head.partition(":")
+        if not seq.isascii() or not seq.isdigit() or len(digest) != 64:
+            parser.error("--head must be SEQ:HASH (64 hex digits)")
+        head = (int(seq), digest.lower())
     runtime = make_runtime()
     with runtime.db.sessions() as session:
         result = verify_chain(session, parse_instant(args.start) if args.start else None,
-                              parse_instant(args.end) if args.end else None)
+                              parse_instant(args.end) if args.end else None, published_head=head)
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["intact"] else 1
 

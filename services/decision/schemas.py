@@ -142,6 +142,15 @@ class CriteriaSchema(Schema):
 class VerifyQuerySchema(Schema):
     from_ = fields.AwareDateTime(data_key="from", load_default=None)
     to = fields.AwareDateTime(load_default=None)
+    head_seq = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "seq of a head published earlier (topic modq.audit.heads); with head_hash"})
+    head_hash = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class AuditHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    at = fields.String()
 
 
 class VerifyResultSchema(Schema):
@@ -149,3 +158,4 @@ class VerifyResultSchema(Schema):
     checked = fields.Integer()
     first_broken_seq = fields.Integer(allow_none=True)
     problem = fields.String(allow_none=True)
+    head = fields.Nested(AuditHeadSchema, allow_none=True, metadata={"description": "The log's head now"})

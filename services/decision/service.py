@@ -22,7 +22,7 @@ from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
 from shared.pseudonyms import pseudonym
-from services.decision import domain
+from services.decision import auditlog, domain
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
                                       Decision, Inbox, Outbox, PosterInquiry, PosterReply, User)
@@ -35,54 +35,8 @@ WARNING_WINDOW = dt.timedelta(hours=24)
 
 # --- audit log -------------------------------------------------------------------------
 
-def append_audit(session: Session, *, case_id: str | None, event_type: str, actor: str, payload: dict,
-                 at: dt.datetime | None = None) -> AuditEvent:
-    """Append one hash-chained entry. Appends are serialised so the chain stays linear."""
-    at = at or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
-    last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else domain.GENESIS
-    body = domain.canonical(payload)
-    entry = AuditEvent(seq=seq, case_id=case_id, event_type=event_type, actor=actor, at=at, payload=body,
-                       prev_hash=prev, hash=domain.chain_hash(prev, seq=seq, case_id=case_id, event_type=event_type,
-                                                              actor=actor, at=at, payload=body))
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def verify_chain(session: Session, start: dt.datetime | None = None, end: dt.datetime | None = None) -> dict:
-    """Recompute the chain over entries in [start, end]; report the first broken link."""
-    query = sa.select(AuditEvent).order_by(AuditEvent.seq)
-    if start:
-        query = query.where(AuditEvent.at >= start)
-    if end:
-        query = query.where(AuditEvent.at <= end)
-    prev_hash = None
-    prev_seq = None
-    checked = 0
-    for entry in session.scalars(query).yield_per(1000):
-        if prev_hash is None:
-            before = session.execute(sa.select(AuditEvent.hash).where(AuditEvent.seq < entry.seq)
-                                     .order_by(AuditEvent.seq.desc()).limit(1)).scalar()
-            prev_hash = before or domain.GENESIS
-            prev_seq = entry.seq - 1 if before else 0
-        problem = None
-        if entry.seq != prev_seq + 1:
-            problem = f"entries missing between seq {prev_seq} and {entry.seq}"
-        elif entry.prev_hash != prev_hash:
-            problem = "prev_hash does not match the previous entry"
-        elif entry.hash != domain.chain_hash(prev_hash, seq=entry.seq, case_id=entry.case_id,
-                                             event_type=entry.event_type, actor=entry.actor, at=entry.at,
-                                             payload=entry.payload):
-            problem = "entry content does not match its hash"
-        if problem:
-            return {"intact": False, "checked": checked, "first_broken_seq": entry.seq, "problem": problem}
-        prev_hash, prev_seq = entry.hash, entry.seq
-        checked += 1
-    return {"intact": True, "checked": checked, "first_broken_seq": None, "problem": None}
+# The log's functions live in services.decision.auditlog; callers use them through here.
+append_audit, verify_chain = auditlog.append_audit, auditlog.verify_chain
 
 
 # --- users -----------------------------------------------------------------------------
