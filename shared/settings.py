@@ -116,12 +116,24 @@ def topic(key: str) -> str:
     return env(f"MODQ_TOPIC_{key.upper()}", DEFAULT_TOPICS[key])
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# kafka-python's keyword -> the variable that sets it (deploy/README.md, "Kafka security").
+KAFKA_SECURITY_ENV = {
+    "ssl_cafile": "MODQ_KAFKA_SSL_CAFILE", "ssl_certfile": "MODQ_KAFKA_SSL_CERTFILE",
+    "ssl_keyfile": "MODQ_KAFKA_SSL_KEYFILE", "ssl_password": "MODQ_KAFKA_SSL_PASSWORD",
+    "sasl_plain_username": "MODQ_KAFKA_SASL_USERNAME", "sasl_plain_password": "MODQ_KAFKA_SASL_PASSWORD",
+}
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str
     session_timeout_ms: int
     heartbeat_interval_ms: int
     client_id_prefix: str = "modq"
+    # TLS and SASL, passed to every producer, consumer and admin client (client_options()).
+    security: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_env(cls) -> "KafkaSettings":
@@ -131,7 +143,31 @@ class KafkaSettings:
             # unless these are set (see deploy/README.md).
             session_timeout_ms=env_int("MODQ_KAFKA_SESSION_TIMEOUT_MS", 10000),
             heartbeat_interval_ms=env_int("MODQ_KAFKA_HEARTBEAT_INTERVAL_MS", 1000),
+            security=MappingProxyType(kafka_security_from_env()),
         )
+
+    def client_options(self) -> dict:
+        """Keyword arguments for kafka-python's clients: where the brokers are and how to reach them."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.security}
+
+
+def kafka_security_from_env() -> dict:
+    protocol = (env("MODQ_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "").upper()
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise InsecureSetting(f"MODQ_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+    options: dict[str, object] = {"security_protocol": protocol}
+    options.update({key: env(name) for key, name in KAFKA_SECURITY_ENV.items() if env(name)})
+    if protocol.startswith("SASL_"):
+        mechanism = (env("MODQ_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512") or "").upper()
+        if mechanism not in KAFKA_SASL_MECHANISMS:
+            raise InsecureSetting(f"MODQ_KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        if not (options.get("sasl_plain_username") and options.get("sasl_plain_password")):
+            raise InsecureSetting("SASL needs MODQ_KAFKA_SASL_USERNAME and MODQ_KAFKA_SASL_PASSWORD")
+        options["sasl_mechanism"] = mechanism
+    if protocol in ("SSL", "SASL_SSL"):
+        # Off only for a test broker with a self-made certificate; never in production.
+        options["ssl_check_hostname"] = env("MODQ_KAFKA_SSL_CHECK_HOSTNAME", "1") == "1"
+    return options
 
 
 @dataclass(frozen=True)
