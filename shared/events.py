@@ -85,6 +85,9 @@ class ReportReceivedV1(Schema):
     right_infringed = fields.String(allow_none=True, load_default=None)
     is_repeat = fields.Boolean(load_default=False)
     evidence_sha256 = fields.String(allow_none=True, load_default=None)
+    # Whose copy of the post this is: "sns" (a signed SNS report) or "requester" (the public
+    # form, which names the post by URL only). A case keeps the SNS's copy once it has one.
+    evidence = fields.String(load_default="sns", validate=validate.OneOf(("sns", "requester")))
 
     @validates_schema
     def _requests_have_a_requester(self, data, **kwargs):

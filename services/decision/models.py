@@ -89,8 +89,10 @@ class Case(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     post_id: Mapped[str] = mapped_column(sa.String(200), unique=True, nullable=False)
     author_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)            # as first reported
+    post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)  # the SNS's copy once one arrived
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # "sns" (from a signed SNS report) or "requester" (the public form's URL only, until then).
+    post_evidence: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="sns", server_default="sns")
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
     stage: Mapped[str | None] = mapped_column(sa.String(32))  # poster_inquiry | refer_specialist | delay_other
     priority: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)

@@ -130,6 +130,17 @@ def _reprioritise(case: Case, now: dt.datetime) -> None:
     case.updated_at = now
 
 
+def _take_sns_evidence(session: Session, case: Case, data: dict, now: dt.datetime) -> None:
+    """A case opened by the public form holds only the URL the requester gave; the SNS's signed
+    report brings the post itself, which replaces it. The SNS's copy is never replaced."""
+    if case.post_evidence != "requester" or (data.get("evidence") or "sns") != "sns":
+        return
+    case.post, case.author_id = data["post"], data["post"]["author_id"]
+    case.evidence_sha256, case.post_evidence = data.get("evidence_sha256"), "sns"
+    append_audit(session, case_id=case.id, event_type="case.evidence_from_sns", actor="system:intake",
+                 payload={"report_id": data["report_id"], "evidence_sha256": case.evidence_sha256}, at=now)
+
+
 def on_report_received(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
     data = env.data
@@ -138,11 +149,14 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
     if case is None:
         created = True
         case = Case(id=data["case_id"], post_id=data["post"]["id"], author_id=data["post"]["author_id"],
-                    post=data["post"], evidence_sha256=data.get("evidence_sha256"), status="open",
+                    post=data["post"], evidence_sha256=data.get("evidence_sha256"),
+                    post_evidence=data.get("evidence") or "sns", status="open",
                     created_at=clock.parse_instant(data["received_at"]), updated_at=now, reason_categories=[])
         session.add(case)
         session.flush()
-    elif case.status != "open":
+    else:
+        _take_sns_evidence(session, case, data, now)
+    if not created and case.status != "open":
         case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
         reopened = True
     report = session.get(CaseReport, data["report_id"])

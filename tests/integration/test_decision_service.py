@@ -233,3 +233,35 @@ def test_a_supervisor_overrides_a_claim_and_the_override_is_audited(decision):
         override = s.scalar(sa.select(AuditEvent).where(AuditEvent.event_type == "case.claim_overridden"))
         assert override.actor == sup.pseudonym and json.loads(override.payload) == {"claimed_by": str(mod.id)}
         assert s.get(Case, "case-1").status == "decided"
+
+
+def form_request(text="", url="https://sns.example.jp/posts/42"):
+    """What intake's public form sends on: the URL only, marked as the requester's word."""
+    event = received()
+    post = {**event.data["post"], "text": text, "url": url, "author_id": "unknown"}
+    return make_event(REPORT_RECEIVED, source="/t", subject="case-1",
+                      data={**event.data, "post": post, "evidence": "requester", "evidence_sha256": "f" * 64})
+
+
+def test_the_sns_report_replaces_what_a_form_request_opened_the_case_with(decision):
+    feed(decision, form_request(text="FORGED", url="https://evil.example/x"))
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").post_evidence == "requester"
+    sns = received()
+    feed(decision, sns)
+    feed(decision, form_request(text="FORGED again"))  # a later form request changes nothing
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert case.post["text"] == sns.data["post"]["text"] and case.post["url"] == sns.data["post"]["url"]
+        assert case.post_evidence == "sns"
+        assert case.author_id == sns.data["post"]["author_id"]
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.event_type == "case.evidence_from_sns")) == 1
+
+
+def test_a_form_request_never_replaces_the_sns_copy(decision):
+    sns = received()
+    feed(decision, sns, form_request(text="FORGED"))
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert case.post["text"] == sns.data["post"]["text"] and case.post_evidence == "sns"

@@ -1,4 +1,4 @@
-"""web sessions and keyed audit entries
+"""web sessions, keyed audit entries, and where a case's post came from
 
 Revision ID: f53aec03be17
 Revises: 188563bc3446
@@ -37,10 +37,16 @@ def upgrade() -> None:
         # Entries written before keying keep the plain SHA-256 they were chained with.
         batch_op.add_column(sa.Column('scheme', sa.String(length=16), server_default='sha256', nullable=False))
 
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('post_evidence', sa.String(length=16), server_default='sns', nullable=False))
+
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('post_evidence')
+
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_column('scheme')
 
