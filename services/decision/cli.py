@@ -90,6 +90,31 @@ def issue_token(argv: list[str]) -> int:
     return 0
 
 
+def legal_hold(argv: list[str]) -> int:
+    """Put a case under a legal hold (kept past the retention periods), or release it."""
+    from services.decision.retention import set_legal_hold
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
+    parser.add_argument("case_id")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--reason", help="why the case is held (a court order, an investigation…)")
+    group.add_argument("--release", action="store_true")
+    parser.add_argument("--actor", required=True, help="who orders it (recorded in the audit log)")
+    args = parser.parse_args(argv)
+    set_legal_hold(make_runtime().db, args.case_id, f"cli:{args.actor}", None if args.release else args.reason)
+    print(f"{args.case_id}: " + ("hold released" if args.release else "under legal hold"))
+    return 0
+
+
+def retention(argv: list[str]) -> int:
+    """Remove personal data past its retention period now (the worker does it hourly)."""
+    from services.decision.retention import apply_retention
+
+    argparse.ArgumentParser(prog="python -m services.decision retention").parse_args(argv)
+    print(json.dumps(apply_retention(make_runtime().db)))
+    return 0
+
+
 def bench(argv: list[str]) -> int:
     """Time the queue API and page over 100,000 open cases in a fresh PostgreSQL database."""
     from services.decision.bench import run
@@ -128,5 +153,6 @@ def transparency(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "issue-token": issue_token, "bench": bench,
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "issue-token": issue_token,
+            "legal-hold": legal_hold, "retention": retention, "bench": bench,
             "transparency": transparency}

@@ -93,6 +93,11 @@ class Case(Base):
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     # "sns" (from a signed SNS report) or "requester" (the public form's URL only, until then).
     post_evidence: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="sns", server_default="sns")
+    # A legal hold keeps everything past the retention periods (services/decision/retention.py).
+    legal_hold: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
+    legal_hold_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    requester_data_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    post_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
     stage: Mapped[str | None] = mapped_column(sa.String(32))  # poster_inquiry | refer_specialist | delay_other
     priority: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)

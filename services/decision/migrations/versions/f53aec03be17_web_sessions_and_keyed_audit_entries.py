@@ -1,4 +1,4 @@
-"""web sessions, keyed audit entries, and where a case's post came from
+"""web sessions, keyed audit entries, where a case's post came from, legal holds and retention
 
 Revision ID: f53aec03be17
 Revises: 188563bc3446
@@ -39,12 +39,20 @@ def upgrade() -> None:
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('post_evidence', sa.String(length=16), server_default='sns', nullable=False))
+        batch_op.add_column(sa.Column('legal_hold', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('legal_hold_reason', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('requester_data_removed_at', shared.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('post_removed_at', shared.db.UTCDateTime(timezone=True), nullable=True))
 
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('post_removed_at')
+        batch_op.drop_column('requester_data_removed_at')
+        batch_op.drop_column('legal_hold_reason')
+        batch_op.drop_column('legal_hold')
         batch_op.drop_column('post_evidence')
 
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
