@@ -163,7 +163,7 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
     def _refuse_deep_json():
         if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0 and _looks_like_json():
             if json_depth_exceeds(request.get_data(cache=True)):
-                return json_error(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
+                return json_error(400, f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)",
                                   fields={"json": {"_schema": [f"nesting deeper than {MAX_JSON_DEPTH}"]}})
         return None
 
