@@ -64,3 +64,27 @@ def test_intake_keeps_a_persons_data_only_for_its_period(tmp_path, monkeypatch):
         report = s.scalar(sa.select(Report))
     assert report.reporter == {"id": report.reporter_id, "removed": True} and report.reason is None
     assert report.post["url"] and report.evidence_sha256
+
+
+def test_the_notifier_forgets_contacts_of_settled_notices_after_its_period(db_url):
+    from shared.events import NOTICE_RECEIPT, make_event
+    from services.notifier import retention as notifier_retention
+    from services.notifier.models import Notice, TrackedRequest
+    from tests.conftest import make_runtime
+    from tests.integration.test_notifier_service import decision_event, feed, notices, request_event
+
+    notifier = make_runtime("notifier", db_url)
+    req = request_event()
+    feed(notifier, req, decision_event([req]))
+    by_type, _ = notices(notifier)
+    feed(notifier, make_event(NOTICE_RECEIPT, source="/sns", subject="case-1", data={
+        "notice_id": by_type["ACK"].notice_id, "status": "delivered", "at": dt.datetime.now(UTC).isoformat()}))
+    assert notifier_retention.apply_retention(notifier.db) == {"notices": 0, "requests": 0}
+    later = dt.datetime.now(UTC) + dt.timedelta(days=3 * 365 + 1)
+    counts = notifier_retention.apply_retention(notifier.db, now=later)
+    assert counts == {"notices": 1, "requests": 1}
+    with notifier.db.sessions() as s:
+        ack = s.get(Notice, by_type["ACK"].notice_id)
+        assert ack.body["recipient"] == {"id": ack.recipient_id} and ack.body["text_ja"]
+        assert s.get(Notice, by_type["N1"].notice_id).body["recipient"].get("contact")  # not delivered yet
+        assert s.scalar(sa.select(TrackedRequest)).requester.get("removed") is True
