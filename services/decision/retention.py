@@ -18,7 +18,7 @@ from shared.db import Database, utcnow
 from shared.settings import env_int
 from services.decision.auditlog import append_audit
 from services.decision.domain import DecisionRefused
-from services.decision.models import Case, CaseReport, PosterReply
+from services.decision.models import Case, CaseReport, PosterReply, WebSession
 
 BATCH = 200
 
@@ -84,4 +84,7 @@ def apply_retention(db: Database, now: dt.datetime | None = None) -> dict:
             counts[key] += len(due)
             if len(due) < BATCH:
                 break
+    with db.unit_of_work() as uow:  # sessions that ended a day ago are of no use to anyone
+        uow.session.execute(sa.delete(WebSession).where(WebSession.expires_at < now - dt.timedelta(days=1)))
+        uow.commit()
     return counts

@@ -49,6 +49,19 @@ def test_requester_data_and_the_post_copy_go_after_their_periods_unless_held(dec
     assert retention.apply_retention(decision.db) == {"requester_data": 1, "posts": 1}
 
 
+def test_ended_web_sessions_are_deleted(decision):
+    from services.decision import signin
+    from services.decision.models import WebSession
+
+    old = signin.open_web_session(decision.db, user(decision, "moderator"),
+                                  now=dt.datetime.now(UTC) - dt.timedelta(days=3))
+    live = signin.open_web_session(decision.db, user(decision, "moderator"))
+    retention.apply_retention(decision.db)
+    with decision.db.sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(WebSession)) == 1
+        assert signin.web_session_user(s, live) is not None and signin.web_session_user(s, old) is None
+
+
 def test_intake_keeps_a_persons_data_only_for_its_period(tmp_path, monkeypatch):
     from services.intake import retention as intake_retention
     from services.intake.models import Report
