@@ -16,7 +16,7 @@ from typing import Callable
 
 from shared.clock import parse_instant
 from shared.runtime import configure_logging
-from shared.settings import REPO_ROOT
+from shared.settings import REPO_ROOT, InsecureSetting
 
 
 WORKER_CLASSES = ("gthread", "gevent")
@@ -36,7 +36,11 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     argv = list(sys.argv[1:] if argv is None else argv)
     extra_commands = extra_commands or {}
     if argv and argv[0] in extra_commands:
-        return extra_commands[argv[0]](argv[1:]) or 0
+        try:
+            return extra_commands[argv[0]](argv[1:]) or 0
+        except InsecureSetting as exc:
+            print(f"{service}: refusing to start: {exc}", file=sys.stderr)
+            return 2
 
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +62,14 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     args = parser.parse_args(argv)
 
     configure_logging(service)
+    try:
+        return _run(service, args, runtime_factory, app_spec, build_worker)
+    except InsecureSetting as exc:
+        print(f"{service}: refusing to start: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(service: str, args, runtime_factory: Callable, app_spec: str, build_worker: Callable) -> int:
     if args.command == "web":
         runtime = runtime_factory()
         port = runtime.settings.port

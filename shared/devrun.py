@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.broker import EmbeddedBroker, die_with_parent, port_open
-from shared.settings import DEFAULT_PORTS, REPO_ROOT, env
+from shared.settings import DEFAULT_PORTS, DEV_MODE_VARIABLE, REPO_ROOT, env
 
 SERVICES = ("intake", "classifier", "decision", "notifier")
 
@@ -40,6 +40,8 @@ class LocalSystem:
     # -- environment ---------------------------------------------------------------------
     def env(self) -> dict[str, str]:
         base = {**os.environ, "MODQ_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1",
+                # A local system runs on the development secrets (shared.settings.secret).
+                DEV_MODE_VARIABLE: os.environ.get(DEV_MODE_VARIABLE) or "1",
                 "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap or self.broker.bootstrap}
         if self.broker is not None:

@@ -85,6 +85,9 @@ class ReportReceivedV1(Schema):
     right_infringed = fields.String(allow_none=True, load_default=None)
     is_repeat = fields.Boolean(load_default=False)
     evidence_sha256 = fields.String(allow_none=True, load_default=None)
+    # Whose copy of the post this is: "sns" (a signed SNS report) or "requester" (the public
+    # form, which names the post by URL only). A case keeps the SNS's copy once it has one.
+    evidence = fields.String(load_default="sns", validate=validate.OneOf(("sns", "requester")))
 
     @validates_schema
     def _requests_have_a_requester(self, data, **kwargs):
@@ -261,6 +264,20 @@ class InquiryDeliveredV1(Schema):
     measure_allowed_from = fields.String(required=True)
 
 
+class AuditHeadV1(Schema):
+    """decision -> anyone keeping a copy: the audit log's head, so a log later cut short or
+    rewritten no longer matches what was published."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    seq = fields.Integer(required=True, metadata={"description": "Sequence number of the last entry"})
+    hash = fields.String(required=True, metadata={"description": "Its keyed hash (hex HMAC-SHA256)"})
+    scheme = fields.String(required=True, metadata={"description": "hmac-sha256"})
+    at = fields.String(required=True, metadata={"description": "When the last entry was written (ISO 8601)"})
+    published_at = fields.String(required=True)
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str          # CloudEvents `type`
@@ -283,10 +300,11 @@ ALERT = EventType("jp.modq.alert.v1", "alerts", AlertV1)
 APPEAL_SUBMITTED = EventType("jp.modq.appeal.submitted.v1", "appeals", AppealSubmittedV1)
 POSTER_REPLY = EventType("jp.modq.poster.reply.v1", "poster_replies", PosterReplyV1)
 INQUIRY_DELIVERED = EventType("jp.modq.inquiry.delivered.v1", "inquiries_delivered", InquiryDeliveredV1)
+AUDIT_HEAD = EventType("jp.modq.audit.head.v1", "audit_heads", AuditHeadV1)
 
 EVENT_TYPES = {t.name: t for t in (REPORT_RECEIVED, REPORT_SCORED, DECISION_RECORDED,
                                    REQUESTER_NOTICE, POSTER_NOTICE, NOTICE_RECEIPT, ALERT, POSTER_REPLY,
-                                   INQUIRY_DELIVERED, APPEAL_SUBMITTED)}
+                                   INQUIRY_DELIVERED, APPEAL_SUBMITTED, AUDIT_HEAD)}
 
 
 class InvalidEvent(ValueError):

@@ -30,7 +30,7 @@ def make_producer(kafka: KafkaSettings, client_id: str, wait_seconds: float = 60
     while True:
         try:
             return KafkaProducer(
-                bootstrap_servers=kafka.bootstrap_servers,
+                **kafka.client_options(),
                 client_id=f"{kafka.client_id_prefix}-{client_id}",
                 acks="all",
                 enable_idempotence=False,
@@ -51,7 +51,7 @@ def make_consumer(kafka: KafkaSettings, group_id: str, topics: Iterable[str], cl
                   max_poll_records: int = 500) -> KafkaConsumer:
     return KafkaConsumer(
         *topics,
-        bootstrap_servers=kafka.bootstrap_servers,
+        **kafka.client_options(),
         client_id=f"{kafka.client_id_prefix}-{client_id}",
         group_id=group_id,
         enable_auto_commit=False,
@@ -65,7 +65,7 @@ def make_consumer(kafka: KafkaSettings, group_id: str, topics: Iterable[str], cl
 
 
 def ensure_topics(kafka: KafkaSettings, names: Iterable[str], partitions: int = 4) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, request_timeout_ms=10000)
+    admin = KafkaAdminClient(**kafka.client_options(), request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -93,8 +93,7 @@ class BrokerProbe:
             if time.monotonic() - self._checked_at < self.ttl:
                 return self._ok
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers,
-                                         request_timeout_ms=2000)
+                admin = KafkaAdminClient(**self.kafka.client_options(), request_timeout_ms=2000)
                 try:
                     admin.list_topics()
                     self._ok = True

@@ -1,8 +1,9 @@
 """Configuration read from environment variables, one place for every service.
 
 Every value has an embedded default so `make run` works on a fresh machine; production
-deployments set the variables (see deploy/). Defaults that are secrets are development
-values only and are marked as such.
+deployments set the variables (see deploy/). Secrets are the exception: their development
+values are used only when MODQ_DEV_MODE=1 (set by `make run` and the tests); without it a
+service refuses to start on an unset or development secret and names the variable to set.
 """
 from __future__ import annotations
 
@@ -31,12 +32,64 @@ DEFAULT_TOPICS = {
     "alerts": "modq.alerts",
     "appeals": "modq.appeals",
     "deadletter": "modq.deadletter",
+    "audit_heads": "modq.audit.heads",
 }
 
-# Development-only defaults. Never use them in production: set MODQ_SNS_CLIENTS and
-# MODQ_SECRET_KEY from a secret store.
+# Development-only values, used only with MODQ_DEV_MODE=1. Production sets every one of them
+# from a secret store (see deploy/README.md).
+DEV_MODE_VARIABLE = "MODQ_DEV_MODE"
 DEV_SNS_CLIENTS = "demo:demo-secret"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
+DEV_AUDIT_KEY = "dev-only-audit-key-change-me"
+DEV_NOTIFIER_API_TOKEN = "dev-notifier-token-change-me"
+DEV_SECRETS = {"MODQ_SECRET_KEY": DEV_SECRET_KEY, "MODQ_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY,
+               "MODQ_AUDIT_KEY": DEV_AUDIT_KEY, "MODQ_SNS_CLIENTS": DEV_SNS_CLIENTS,
+               "MODQ_NOTIFIER_API_TOKENS": DEV_NOTIFIER_API_TOKEN}
+# Which service needs which secret besides MODQ_SECRET_KEY.
+SERVICE_SECRETS = {"intake": ("MODQ_SNS_CLIENTS", "MODQ_PSEUDONYM_KEY"), "classifier": ("MODQ_SNS_CLIENTS",),
+                   "decision": ("MODQ_PSEUDONYM_KEY", "MODQ_AUDIT_KEY"), "notifier": ("MODQ_NOTIFIER_API_TOKENS",)}
+MIN_SECRET_LENGTH = 16
+
+
+class InsecureSetting(RuntimeError):
+    """A secret is unset or holds its development value outside development mode."""
+
+
+def dev_mode() -> bool:
+    return (env(DEV_MODE_VARIABLE) or "").strip().lower() in ("1", "true", "yes")
+
+
+def secret(name: str) -> str:
+    """The value of a secret variable; its development value only in development mode."""
+    dev_value = DEV_SECRETS[name]
+    value = env(name)
+    if dev_mode():
+        return value or dev_value
+    if value is None:
+        raise InsecureSetting(f"{name} is not set: set it from a secret store "
+                              f"(or {DEV_MODE_VARIABLE}=1 on a development machine)")
+    if _holds_dev_value(name, value, dev_value):
+        raise InsecureSetting(f"{name} holds the development value: set a random one from a secret store")
+    if name in ("MODQ_SECRET_KEY", "MODQ_PSEUDONYM_KEY", "MODQ_AUDIT_KEY") and len(value) < MIN_SECRET_LENGTH:
+        raise InsecureSetting(f"{name} is shorter than {MIN_SECRET_LENGTH} characters: set a random one")
+    return value
+
+
+def _holds_dev_value(name: str, value: str, dev_value: str) -> bool:
+    if name == "MODQ_SNS_CLIENTS":
+        dev_secret = dev_value.split(":", 1)[1]
+        parsed = _parse_sns_clients(value)
+        return any(dev_secret in secrets for secrets in parsed.values())
+    if name == "MODQ_NOTIFIER_API_TOKENS":
+        return dev_value in {t.strip() for t in value.split(",")}
+    return value == dev_value
+
+
+def check_secrets(service: str) -> None:
+    """Refuse to start ``service`` on unset or development secrets (outside development mode)."""
+    for name in ("MODQ_SECRET_KEY", *SERVICE_SECRETS.get(service, ())):
+        secret(name)
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -63,12 +116,24 @@ def topic(key: str) -> str:
     return env(f"MODQ_TOPIC_{key.upper()}", DEFAULT_TOPICS[key])
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# kafka-python's keyword -> the variable that sets it (deploy/README.md, "Kafka security").
+KAFKA_SECURITY_ENV = {
+    "ssl_cafile": "MODQ_KAFKA_SSL_CAFILE", "ssl_certfile": "MODQ_KAFKA_SSL_CERTFILE",
+    "ssl_keyfile": "MODQ_KAFKA_SSL_KEYFILE", "ssl_password": "MODQ_KAFKA_SSL_PASSWORD",
+    "sasl_plain_username": "MODQ_KAFKA_SASL_USERNAME", "sasl_plain_password": "MODQ_KAFKA_SASL_PASSWORD",
+}
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str
     session_timeout_ms: int
     heartbeat_interval_ms: int
     client_id_prefix: str = "modq"
+    # TLS and SASL, passed to every producer, consumer and admin client (client_options()).
+    security: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_env(cls) -> "KafkaSettings":
@@ -78,7 +143,31 @@ class KafkaSettings:
             # unless these are set (see deploy/README.md).
             session_timeout_ms=env_int("MODQ_KAFKA_SESSION_TIMEOUT_MS", 10000),
             heartbeat_interval_ms=env_int("MODQ_KAFKA_HEARTBEAT_INTERVAL_MS", 1000),
+            security=MappingProxyType(kafka_security_from_env()),
         )
+
+    def client_options(self) -> dict:
+        """Keyword arguments for kafka-python's clients: where the brokers are and how to reach them."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.security}
+
+
+def kafka_security_from_env() -> dict:
+    protocol = (env("MODQ_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "").upper()
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise InsecureSetting(f"MODQ_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+    options: dict[str, object] = {"security_protocol": protocol}
+    options.update({key: env(name) for key, name in KAFKA_SECURITY_ENV.items() if env(name)})
+    if protocol.startswith("SASL_"):
+        mechanism = (env("MODQ_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512") or "").upper()
+        if mechanism not in KAFKA_SASL_MECHANISMS:
+            raise InsecureSetting(f"MODQ_KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        if not (options.get("sasl_plain_username") and options.get("sasl_plain_password")):
+            raise InsecureSetting("SASL needs MODQ_KAFKA_SASL_USERNAME and MODQ_KAFKA_SASL_PASSWORD")
+        options["sasl_mechanism"] = mechanism
+    if protocol in ("SSL", "SASL_SSL"):
+        # Off only for a test broker with a self-made certificate; never in production.
+        options["ssl_check_hostname"] = env("MODQ_KAFKA_SSL_CHECK_HOSTNAME", "1") == "1"
+    return options
 
 
 @dataclass(frozen=True)
@@ -94,13 +183,14 @@ class ServiceSettings:
 
     @classmethod
     def for_service(cls, service: str) -> "ServiceSettings":
+        check_secrets(service)
         upper = service.upper()
         default_db = f"sqlite:///{var_dir() / (service + '.db')}"
         return cls(
             service=service,
             database_url=env(f"MODQ_{upper}_DATABASE_URL", env("MODQ_DATABASE_URL_" + upper, default_db)),
             port=env_int(f"MODQ_{upper}_PORT", DEFAULT_PORTS[service]),
-            secret_key=env("MODQ_SECRET_KEY", DEV_SECRET_KEY),
+            secret_key=secret("MODQ_SECRET_KEY"),
             outbox_poll_seconds=env_float("MODQ_OUTBOX_POLL_SECONDS", 0.1),
             consumer_batch_size=env_int(f"MODQ_{upper}_BATCH_SIZE", 64),
             consumer_batch_ms=env_int(f"MODQ_{upper}_BATCH_MS", 50),
@@ -113,7 +203,24 @@ def sns_clients() -> Mapping[str, tuple[str, ...]]:
     Format: ``id:secret[|secret2],id2:secret`` in MODQ_SNS_CLIENTS. Read on every signed
     request, so parsed once per value of the variable.
     """
-    return _parse_sns_clients(env("MODQ_SNS_CLIENTS", DEV_SNS_CLIENTS))
+    return _parse_sns_clients(secret("MODQ_SNS_CLIENTS"))
+
+
+def secure_cookies() -> bool:
+    """Cookies only over HTTPS (MODQ_SECURE_COOKIES); on by default outside development mode."""
+    return env("MODQ_SECURE_COOKIES", "0" if dev_mode() else "1") == "1"
+
+
+def pseudonym_key() -> str:
+    """Keys pseudonyms (moderators', requesters') and the DSA statements' ids: a key apart from
+    the session key, so rotating one does not change the other."""
+    return secret("MODQ_PSEUDONYM_KEY")
+
+
+def audit_key() -> str:
+    """Keys the audit log's chain. The databases never hold it, so whoever can write the audit
+    table cannot recompute a valid chain."""
+    return secret("MODQ_AUDIT_KEY")
 
 
 @functools.lru_cache(maxsize=8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 import time
 import weakref
 
@@ -84,6 +85,33 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+MAX_JSON_DEPTH = 32  # no API body of modq nests deeper than a handful of levels
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays/objects deeper than ``limit``. Cheap for ordinary
+    bodies (two counts in C); a deep one would otherwise make the parser recurse until it fails."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _looks_like_json() -> bool:
+    if request.is_json:
+        return True
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return False
+    head = request.get_data(cache=True)[:64].lstrip()
+    return head[:1] in (b"{", b"[")
+
+
 def install_common(app: Flask, service: str, health_checks: dict) -> None:
     """Error handlers, /healthz, /readyz and /metrics.
 
@@ -108,12 +136,16 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
         response = json_error(exc.code or 500, message, **extra)
         if exc.code == 503:
             response.headers["Retry-After"] = "5"
+        if exc.code == 429:  # the view that throttled says for how long (g.retry_after)
+            response.headers["Retry-After"] = str(g.get("retry_after") or 60)
         return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         from sqlalchemy.exc import OperationalError, DBAPIError
 
+        if isinstance(exc, RecursionError):  # a structure too deep for a parser: the input's fault
+            return json_error(400, "input nested too deeply")
         if isinstance(exc, (OperationalError, DBAPIError)):
             log.warning("database unavailable: %s", exc.__class__.__name__)
             response = json_error(503, "database unavailable, try again later")
@@ -126,6 +158,14 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
     @app.before_request
     def _start_timer():
         g._started = time.perf_counter()
+
+    @app.before_request
+    def _refuse_deep_json():
+        if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0 and _looks_like_json():
+            if json_depth_exceeds(request.get_data(cache=True)):
+                return json_error(400, f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)",
+                                  fields={"json": {"_schema": [f"nesting deeper than {MAX_JSON_DEPTH}"]}})
+        return None
 
     latency_by_labels = {}  # labels() takes a lock and builds a key on every call
 

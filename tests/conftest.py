@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+# The tests run on the development secrets; subprocesses they start inherit the switch.
+os.environ.setdefault("MODQ_DEV_MODE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MODQ_KAFKA_SESSION_TIMEOUT_MS", "2000")

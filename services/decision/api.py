@@ -82,7 +82,8 @@ class Decisions(MethodView):
                              exception_code=body.get("exception_code"), facts=body.get("facts"),
                              scope=body.get("scope"), suspension_until=body.get("suspension_until"),
                              suspension_permanent=body.get("suspension_permanent", False),
-                             expected_version=body.get("expected_version"))
+                             expected_version=body.get("expected_version"),
+                             override_claim=body.get("override_claim", False))
         try:
             decision = service.record_decision(_db(), case_id, api_user(), data)
         except DecisionRefused as exc:
@@ -137,6 +138,11 @@ class Verify(MethodView):
     @blp.arguments(VerifyQuerySchema, location="query")
     @blp.response(200, VerifyResultSchema)
     def get(self, args):
-        """Verify the audit log's hash chain over a period; gives the first broken link."""
+        """Verify the audit log's keyed hash chain over a period; gives the first broken link. With
+        ``head_seq`` and ``head_hash`` (a head published earlier) also names a truncated or rewritten log."""
+        if (args["head_seq"] is None) != (args["head_hash"] is None):
+            abort(400, message="give head_seq and head_hash together",
+                  errors={"query": {"head_hash": ["give head_seq and head_hash together"]}})
+        head = (args["head_seq"], args["head_hash"]) if args["head_seq"] is not None else None
         with _db().sessions() as session:
-            return service.verify_chain(session, args.get("from_"), args.get("to"))
+            return service.verify_chain(session, args.get("from_"), args.get("to"), published_head=head)

@@ -10,6 +10,7 @@ from shared.web import Api
 from flask_wtf.csrf import CSRFProtect
 
 from shared.runtime import Runtime
+from shared.settings import secure_cookies
 from shared.web import install_common
 from services.decision.models import Outbox
 
@@ -42,14 +43,18 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
         SECRET_KEY=runtime.settings.secret_key, RUNTIME=runtime, MAX_CONTENT_LENGTH=1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies(), REMEMBER_COOKIE_SECURE=secure_cookies(),
         PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=8 * 3600,
         BABEL_DEFAULT_LOCALE="ja", BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
     from services.decision import api, web
     from services.decision.auth import login_manager
+    from services.decision.signin import SignInThrottle, VerifiedBasicCredentials
 
     csrf = CSRFProtect(app)
     login_manager.init_app(app)
+    app.extensions["signin_throttle"] = SignInThrottle()
+    app.extensions["basic_credentials"] = VerifiedBasicCredentials()
     Babel(app, locale_selector=select_locale)
 
     @app.context_processor
@@ -60,11 +65,13 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     app.register_blueprint(web.bp)
     smorest = Api(app)
-    csrf.exempt(api.blp)  # the API authenticates every request itself (Basic/Bearer), no cookies
+    # The API authenticates every request itself (Basic/Bearer); a browser's session cookie there
+    # must bring the CSRF token for writes (services/decision/auth.py).
+    csrf.exempt(api.blp)
     smorest.register_blueprint(api.blp)
     from services.decision.audit import views as audit_views
 
-    csrf.exempt(audit_views.blp)  # authenticated like the API (Basic/Bearer), no cookies needed
+    csrf.exempt(audit_views.blp)  # authenticated like the API, the same CSRF rule for cookies
     smorest.register_blueprint(audit_views.blp)
     install_common(app, "decision", runtime.health_checks())
 

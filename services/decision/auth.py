@@ -2,16 +2,15 @@
 and role checks."""
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 
 import sqlalchemy as sa
 from flask import abort, current_app, g, request
 from flask_login import LoginManager, UserMixin, current_user
-from werkzeug.security import check_password_hash
 
 from shared.db import utcnow
+from services.decision import signin
 from services.decision.models import ApiToken, User
 
 login_manager = LoginManager()
@@ -30,9 +29,16 @@ CAN_HAND_IN_REPLIES = {"sns", "admin"}
 
 
 class SessionUser(UserMixin):
-    def __init__(self, user: User):
+    """The signed-in user of a web session. Flask-Login keeps ``get_id()`` in the cookie: the
+    server-side session's token, not the user id, so a signed-out session stays signed out."""
+
+    def __init__(self, user: User, session_token: str):
         self.user = user
+        self.session_token = session_token
         self.id = str(user.id)
+
+    def get_id(self) -> str:
+        return self.session_token
 
     def __getattr__(self, name):
         return getattr(self.user, name)
@@ -43,18 +49,40 @@ def _db():
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
+def load_user(session_token: str):
     with _db().sessions() as session:
-        user = session.get(User, int(user_id)) if user_id.isdigit() else None
-        return SessionUser(user) if user is not None and user.active else None
+        user = signin.web_session_user(session, session_token)
+        return SessionUser(user, session_token) if user is not None else None
 
 
-def check_password(email: str, password: str) -> User | None:
-    with _db().sessions() as session:
-        user = session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
-        if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
-            return None
-        return user
+def client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def sign_in_form(email: str, password: str) -> User | None:
+    """The web view's sign-in (throttled; raises signin.Throttled)."""
+    return signin.sign_in(_db(), current_app.extensions["signin_throttle"], email, password, client_address())
+
+
+def _basic_user() -> User | None:
+    from flask_smorest import abort as api_abort
+
+    credentials = request.authorization
+    try:
+        return signin.basic_sign_in(_db(), current_app.extensions["signin_throttle"],
+                                    current_app.extensions["basic_credentials"],
+                                    credentials.username or "", credentials.password or "", client_address())
+    except signin.Throttled as exc:
+        g.retry_after = exc.retry_after
+        api_abort(429, message=str(exc))
+
+
+def _cookie_user() -> User | None:
+    """A web session may use the API from the browser; a write then needs the CSRF token
+    (header X-CSRFToken) as a form would."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        current_app.extensions["csrf"].protect()  # checks writes only (WTF_CSRF_METHODS)
+    return current_user.user
 
 
 def api_user() -> User | None:
@@ -70,9 +98,9 @@ def api_user() -> User | None:
             if token is not None and (token.expires_at is None or token.expires_at > utcnow()):
                 user = session.get(User, token.user_id)
     elif request.authorization and request.authorization.type == "basic":
-        user = check_password(request.authorization.username, request.authorization.password)
+        user = _basic_user()
     elif current_user.is_authenticated:
-        user = current_user.user
+        user = _cookie_user()
     if user is not None and not user.active:
         user = None
     g.api_user = user

@@ -31,11 +31,19 @@ def verify(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.decision verify")
     parser.add_argument("--from", dest="start")
     parser.add_argument("--to", dest="end")
+    parser.add_argument("--head", help="SEQ:HASH of a head published earlier (topic modq.audit.heads, or the "
+                                       "X-Modq-Audit-Head of an export): names a truncated or rewritten log")
     args = parser.parse_args(argv)
+    head = None
+    if args.head:
+        seq, _, digest = args.head.partition(":")
+        if not seq.isascii() or not seq.isdigit() or len(digest) != 64:
+            parser.error("--head must be SEQ:HASH (64 hex digits)")
+        head = (int(seq), digest.lower())
     runtime = make_runtime()
     with runtime.db.sessions() as session:
         result = verify_chain(session, parse_instant(args.start) if args.start else None,
-                              parse_instant(args.end) if args.end else None)
+                              parse_instant(args.end) if args.end else None, published_head=head)
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["intact"] else 1
 
@@ -54,6 +62,56 @@ def create_user(argv: list[str]) -> int:
         _create(uow.session, args.email, args.password, args.role)
         uow.commit()
     print(f"created {args.email} ({args.role})")
+    return 0
+
+
+def issue_token(argv: list[str]) -> int:
+    """Issue a bearer token for an API client (printed once; only its SHA-256 is stored)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from shared.db import utcnow
+    from services.decision.models import User
+    from services.decision.service import issue_token as _issue
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision issue-token")
+    parser.add_argument("email")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--days", type=int, default=90, help="valid for this many days (0: no expiry)")
+    args = parser.parse_args(argv)
+    runtime = make_runtime()
+    with runtime.db.sessions() as session:
+        user = session.scalar(sa.select(User).where(User.email == args.email.strip().lower()))
+    if user is None:
+        parser.error(f"no user {args.email}")
+    expires = utcnow() + dt.timedelta(days=args.days) if args.days > 0 else None
+    print(_issue(runtime.db, user.id, args.label, expires_at=expires))
+    return 0
+
+
+def legal_hold(argv: list[str]) -> int:
+    """Put a case under a legal hold (kept past the retention periods), or release it."""
+    from services.decision.retention import set_legal_hold
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
+    parser.add_argument("case_id")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--reason", help="why the case is held (a court order, an investigation…)")
+    group.add_argument("--release", action="store_true")
+    parser.add_argument("--actor", required=True, help="who orders it (recorded in the audit log)")
+    args = parser.parse_args(argv)
+    set_legal_hold(make_runtime().db, args.case_id, f"cli:{args.actor}", None if args.release else args.reason)
+    print(f"{args.case_id}: " + ("hold released" if args.release else "under legal hold"))
+    return 0
+
+
+def retention(argv: list[str]) -> int:
+    """Remove personal data past its retention period now (the worker does it hourly)."""
+    from services.decision.retention import apply_retention
+
+    argparse.ArgumentParser(prog="python -m services.decision retention").parse_args(argv)
+    print(json.dumps(apply_retention(make_runtime().db)))
     return 0
 
 
@@ -95,4 +153,6 @@ def transparency(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "bench": bench, "transparency": transparency}
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "issue-token": issue_token,
+            "legal-hold": legal_hold, "retention": retention, "bench": bench,
+            "transparency": transparency}

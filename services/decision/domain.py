@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import math
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ class DecisionInput:
     delay_item: str | None = None
     expected_version: int | None = None
     reverses: str | None = None
+    # A supervisor (or admin) may decide a case without holding its claim; the override is audited.
+    override_claim: bool = False
 
 
 def validate_input(data: DecisionInput, now: dt.datetime) -> None:
@@ -226,7 +229,12 @@ def canonical(obj) -> str:
 
 
 def chain_hash(prev_hash: str, *, seq: int, case_id: str | None, event_type: str, actor: str,
-               at: dt.datetime, payload: str) -> str:
+               at: dt.datetime, payload: str, key: bytes | None) -> str:
+    """HMAC-SHA256 under ``key`` of the previous hash and the entry; ``key=None`` is the plain
+    SHA-256 of entries written before the log was keyed."""
     body = canonical({"seq": seq, "case_id": case_id, "event_type": event_type, "actor": actor,
                       "at": at.astimezone(dt.timezone.utc).isoformat(), "payload": payload})
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    message = (prev_hash + body).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -55,6 +55,19 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebSession(Base):
+    """A signed-in web view session, so that signing out ends it on the server too (a cookie
+    alone would stay valid until it expires). Only the SHA-256 of the session's token is kept."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 CASE_STATUSES = ("open", "decided")
 
 
@@ -76,8 +89,15 @@ class Case(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     post_id: Mapped[str] = mapped_column(sa.String(200), unique=True, nullable=False)
     author_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)            # as first reported
+    post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)  # the SNS's copy once one arrived
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # "sns" (from a signed SNS report) or "requester" (the public form's URL only, until then).
+    post_evidence: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="sns", server_default="sns")
+    # A legal hold keeps everything past the retention periods (services/decision/retention.py).
+    legal_hold: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
+    legal_hold_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    requester_data_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    post_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
     stage: Mapped[str | None] = mapped_column(sa.String(32))  # poster_inquiry | refer_specialist | delay_other
     priority: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
@@ -233,3 +253,6 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(sa.Text, nullable=False)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    # "hmac-sha256" (keyed with MODQ_AUDIT_KEY); "sha256" only for entries written before keying.
+    scheme: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="hmac-sha256",
+                                        server_default="sha256")

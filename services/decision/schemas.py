@@ -73,6 +73,8 @@ class DecisionInSchema(Schema):
     suspension_until = fields.AwareDateTime(load_default=None, allow_none=True)
     suspension_permanent = fields.Boolean(load_default=False)
     expected_version = fields.Integer(load_default=None, allow_none=True)
+    override_claim = fields.Boolean(load_default=False, metadata={
+        "description": "Decide without holding the case's claim (supervisor or admin only; audited)"})
 
 
 class DecisionOutSchema(Schema):
@@ -140,6 +142,15 @@ class CriteriaSchema(Schema):
 class VerifyQuerySchema(Schema):
     from_ = fields.AwareDateTime(data_key="from", load_default=None)
     to = fields.AwareDateTime(load_default=None)
+    head_seq = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "seq of a head published earlier (topic modq.audit.heads); with head_hash"})
+    head_hash = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class AuditHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    at = fields.String()
 
 
 class VerifyResultSchema(Schema):
@@ -147,3 +158,4 @@ class VerifyResultSchema(Schema):
     checked = fields.Integer()
     first_broken_seq = fields.Integer(allow_none=True)
     problem = fields.String(allow_none=True)
+    head = fields.Nested(AuditHeadSchema, allow_none=True, metadata={"description": "The log's head now"})

@@ -21,7 +21,8 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
-from services.decision import domain
+from shared.pseudonyms import pseudonym
+from services.decision import auditlog, domain
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
                                       Decision, Inbox, Outbox, PosterInquiry, PosterReply, User)
@@ -34,54 +35,8 @@ WARNING_WINDOW = dt.timedelta(hours=24)
 
 # --- audit log -------------------------------------------------------------------------
 
-def append_audit(session: Session, *, case_id: str | None, event_type: str, actor: str, payload: dict,
-                 at: dt.datetime | None = None) -> AuditEvent:
-    """Append one hash-chained entry. Appends are serialised so the chain stays linear."""
-    at = at or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
-    last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else domain.GENESIS
-    body = domain.canonical(payload)
-    entry = AuditEvent(seq=seq, case_id=case_id, event_type=event_type, actor=actor, at=at, payload=body,
-                       prev_hash=prev, hash=domain.chain_hash(prev, seq=seq, case_id=case_id, event_type=event_type,
-                                                              actor=actor, at=at, payload=body))
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def verify_chain(session: Session, start: dt.datetime | None = None, end: dt.datetime | None = None) -> dict:
-    """Recompute the chain over entries in [start, end]; report the first broken link."""
-    query = sa.select(AuditEvent).order_by(AuditEvent.seq)
-    if start:
-        query = query.where(AuditEvent.at >= start)
-    if end:
-        query = query.where(AuditEvent.at <= end)
-    prev_hash = None
-    prev_seq = None
-    checked = 0
-    for entry in session.scalars(query).yield_per(1000):
-        if prev_hash is None:
-            before = session.execute(sa.select(AuditEvent.hash).where(AuditEvent.seq < entry.seq)
-                                     .order_by(AuditEvent.seq.desc()).limit(1)).scalar()
-            prev_hash = before or domain.GENESIS
-            prev_seq = entry.seq - 1 if before else 0
-        problem = None
-        if entry.seq != prev_seq + 1:
-            problem = f"entries missing between seq {prev_seq} and {entry.seq}"
-        elif entry.prev_hash != prev_hash:
-            problem = "prev_hash does not match the previous entry"
-        elif entry.hash != domain.chain_hash(prev_hash, seq=entry.seq, case_id=entry.case_id,
-                                             event_type=entry.event_type, actor=entry.actor, at=entry.at,
-                                             payload=entry.payload):
-            problem = "entry content does not match its hash"
-        if problem:
-            return {"intact": False, "checked": checked, "first_broken_seq": entry.seq, "problem": problem}
-        prev_hash, prev_seq = entry.hash, entry.seq
-        checked += 1
-    return {"intact": True, "checked": checked, "first_broken_seq": None, "problem": None}
+# The log's functions live in services.decision.auditlog; callers use them through here.
+append_audit, verify_chain = auditlog.append_audit, auditlog.verify_chain
 
 
 # --- users -----------------------------------------------------------------------------
@@ -91,7 +46,7 @@ DEV_USERS = ("moderator", "specialist", "supervisor", "auditor", "admin", "sns")
 
 def create_user(session: Session, email: str, password: str, role: str) -> User:
     user = User(email=email.lower(), password_hash=generate_password_hash(password), role=role,
-                pseudonym="mod-" + hashlib.sha256(email.lower().encode()).hexdigest()[:10],
+                pseudonym="mod-" + pseudonym("moderator", email.lower(), 10),
                 created_at=utcnow())
     session.add(user)
     session.flush()
@@ -108,11 +63,11 @@ def provision_dev_users(db: Database) -> None:
         uow.commit()
 
 
-def issue_token(db: Database, user_id: int, label: str = "") -> str:
+def issue_token(db: Database, user_id: int, label: str = "", expires_at: dt.datetime | None = None) -> str:
     token = secrets.token_urlsafe(32)
     with db.unit_of_work() as uow:
         uow.session.add(ApiToken(user_id=user_id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
-                                 label=label, created_at=utcnow()))
+                                 label=label, created_at=utcnow(), expires_at=expires_at))
         uow.commit()
     return token
 
@@ -175,6 +130,17 @@ def _reprioritise(case: Case, now: dt.datetime) -> None:
     case.updated_at = now
 
 
+def _take_sns_evidence(session: Session, case: Case, data: dict, now: dt.datetime) -> None:
+    """A case opened by the public form holds only the URL the requester gave; the SNS's signed
+    report brings the post itself, which replaces it. The SNS's copy is never replaced."""
+    if case.post_evidence != "requester" or (data.get("evidence") or "sns") != "sns":
+        return
+    case.post, case.author_id = data["post"], data["post"]["author_id"]
+    case.evidence_sha256, case.post_evidence = data.get("evidence_sha256"), "sns"
+    append_audit(session, case_id=case.id, event_type="case.evidence_from_sns", actor="system:intake",
+                 payload={"report_id": data["report_id"], "evidence_sha256": case.evidence_sha256}, at=now)
+
+
 def on_report_received(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
     data = env.data
@@ -183,11 +149,14 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
     if case is None:
         created = True
         case = Case(id=data["case_id"], post_id=data["post"]["id"], author_id=data["post"]["author_id"],
-                    post=data["post"], evidence_sha256=data.get("evidence_sha256"), status="open",
+                    post=data["post"], evidence_sha256=data.get("evidence_sha256"),
+                    post_evidence=data.get("evidence") or "sns", status="open",
                     created_at=clock.parse_instant(data["received_at"]), updated_at=now, reason_categories=[])
         session.add(case)
         session.flush()
-    elif case.status != "open":
+    else:
+        _take_sns_evidence(session, case, data, now)
+    if not created and case.status != "open":
         case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
         reopened = True
     report = session.get(CaseReport, data["report_id"])
@@ -351,7 +320,10 @@ def claim_case(db: Database, case_id: str, user: User, now: dt.datetime | None =
         append_audit(uow.session, case_id=case_id, event_type="case.claimed", actor=user.pseudonym,
                      payload={"lease_until": (now + CLAIM_LEASE).isoformat()}, at=now)
         uow.commit()
-        return uow.session.get(Case, case_id)
+        case = uow.session.get(Case, case_id)
+        uow.session.refresh(case)
+        uow.session.expunge(case)  # loaded and detached: leaving the unit of work must not expire it
+        return case
 
 
 def release_case(db: Database, case_id: str, user: User) -> None:
@@ -364,6 +336,26 @@ def release_case(db: Database, case_id: str, user: User) -> None:
 
 
 # --- decisions --------------------------------------------------------------------------
+
+CAN_OVERRIDE_CLAIM = ("supervisor", "admin")
+
+
+def _check_claim(case: Case, user: User, data: DecisionInput, now: dt.datetime) -> str | None:
+    """A decision needs the decider's live claim, so two people never decide one case at once
+    and each decision has one owner. A supervisor may override; the return value is whose
+    claim was overridden ("none" when nobody held it), or None when no override happened."""
+    held = case.claimed_by is not None and case.claim_expires_at is not None and case.claim_expires_at > now
+    if held and case.claimed_by == user.id:
+        return None
+    if data.override_claim:
+        if user.role not in CAN_OVERRIDE_CLAIM:
+            raise DecisionRefused("担当の引き継ぎはスーパーバイザーのみ行えます（override_claim needs a supervisor）",
+                                  "override_claim", status=403)
+        return str(case.claimed_by) if held else "none"
+    if held:
+        raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
+    raise DecisionRefused("先に案件を担当してください（claim the case first: POST /v1/cases/<id>/claim）",
+                          "claim", status=409)
 
 def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
                     now: dt.datetime | None = None) -> Decision:
@@ -378,8 +370,7 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             raise DecisionRefused("case not found", status=404)
         if case.status != "open":
             raise DecisionRefused("この案件は決定済みです（already decided）", status=409)
-        if case.claimed_by not in (None, user.id) and case.claim_expires_at and case.claim_expires_at > now:
-            raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
+        overridden = _check_claim(case, user, data, now)
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)
@@ -417,6 +408,9 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         _refresh(case, session, now)
         event = decision_event(session, case, decision, reports, user)
         stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
+        if overridden:
+            append_audit(session, case_id=case.id, event_type="case.claim_overridden", actor=user.pseudonym,
+                         payload={"claimed_by": overridden}, at=now)
         append_audit(session, case_id=case.id, event_type=f"decision.{data.action}", actor=user.pseudonym,
                      payload={"decision_id": decision.id, "clause": decision.clause_snapshot,
                               "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,

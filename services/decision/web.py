@@ -14,8 +14,9 @@ from shared import clock
 from shared.db import utcnow
 from shared.web import json_error, wants_json
 from services.decision import domain, service
+from services.decision import signin
 from services.decision.auth import (CAN_ADMIN, CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser,
-                                    check_password, require_role)
+                                    require_role, sign_in_form)
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Decision, PosterInquiry,
                                       PosterReply, User)
@@ -90,22 +91,30 @@ def index():
 def login():
     error = None
     if request.method == "POST":
-        user = check_password(request.form.get("email", ""), request.form.get("password", ""))
+        try:
+            user = sign_in_form(request.form.get("email", ""), request.form.get("password", ""))
+        except signin.Throttled as exc:
+            message = _("サインインの失敗が続いたため、しばらく受け付けません。%(s)s 秒後にもう一度お試しください。",
+                        s=exc.retry_after)
+            response = current_app.make_response((render_template("login.html", error=message), 429))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if user is None:
             error = _("メールアドレスまたはパスワードが違います。")
         else:
-            login_user(SessionUser(user))
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("web.queue_page")
-            return redirect(target)
+            # A new session at each sign-in: nothing from the cookie before it carries over.
+            http_session.clear()
+            login_user(SessionUser(user, signin.open_web_session(_db(), user)))
+            return redirect(signin.safe_next(request.args.get("next")) or url_for("web.queue_page"))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    signin.revoke_web_session(_db(), current_user.session_token)  # ends it on the server too
     logout_user()
+    http_session.clear()
     return redirect(url_for("web.login"))
 
 
@@ -226,7 +235,8 @@ def decide(case_id):
             scope={"items": scope_items, "visibility": form.get("visibility") or None},
             suspension_until=_form_datetime(form.get("suspension_until")),
             suspension_permanent=form.get("suspension_permanent") == "1",
-            expected_version=int(form["version"]) if (form.get("version") or "").isdigit() else None)
+            expected_version=int(form["version"]) if (form.get("version") or "").isdigit() else None,
+            override_claim=form.get("override_claim") == "1")
         service.record_decision(_db(), case_id, current_user.user, data)
     except DecisionRefused as exc:
         flash(exc.message, "error")

@@ -1,10 +1,13 @@
 """Decision worker: projects received reports and scores into cases, tracks poster inquiries
-(delivery receipts and the posters' replies), takes in posters' appeals, keeps the §25 clock's priority fresh, and relays
-the outbox."""
+(delivery receipts and the posters' replies), takes in posters' appeals, keeps the §25 clock's priority fresh, publishes
+the audit log's head, removes personal data past its retention period, and relays the outbox."""
 from __future__ import annotations
 
 from shared.events import ALERT, APPEAL_SUBMITTED, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 from shared.runtime import Runtime, Worker
+from shared.settings import env_float
+from services.decision.auditlog import publish_head
+from services.decision.retention import apply_retention
 from services.decision.service import handle_events, refresh_clocks
 from services.decision.audit.service import handle_appeal_events
 
@@ -22,4 +25,7 @@ def build_worker(runtime: Runtime) -> Worker:
                    handler=lambda batch: handle_appeal_events(runtime.db, batch),
                    expected_types=(APPEAL_SUBMITTED.name,))
     worker.every("refresh-clocks", 60.0, lambda: refresh_clocks(runtime.db))
+    # The audit log's head leaves the database regularly (services/decision/auditlog.py).
+    worker.every("publish-audit-head", env_float("MODQ_AUDIT_HEAD_SECONDS", 60.0), lambda: publish_head(runtime.db))
+    worker.every("retention", env_float("MODQ_RETENTION_CHECK_SECONDS", 3600.0), lambda: apply_retention(runtime.db))
     return worker

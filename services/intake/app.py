@@ -9,7 +9,7 @@ from flask_limiter.util import get_remote_address
 from shared.web import Api
 
 from shared.runtime import Runtime
-from shared.settings import env
+from shared.settings import env, secure_cookies
 from shared.web import ServiceFlask, install_common
 from services.intake.batching import GroupCommit
 from services.intake.models import Outbox
@@ -44,7 +44,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         WTF_I18N_ENABLED=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SECURE=env("MODQ_SECURE_COOKIES", "0") == "1",
+        SESSION_COOKIE_SECURE=secure_cookies(),
     )
     from services.intake import public, views
 

@@ -295,7 +295,7 @@ def _intake_run(label: str, db_url: str, args) -> LoadResult:
 
     migrate(db_url, MIGRATIONS)
     extra = {"MODQ_INTAKE_DATABASE_URL": db_url, "MODQ_SNS_CLIENTS": f"{BENCH_CLIENT}:{BENCH_SECRET}",
-             "MODQ_LOG_LEVEL": "WARNING"}
+             "MODQ_LOG_LEVEL": "WARNING", "MODQ_DEV_MODE": "1"}  # a bench runs on development secrets
     return _measure(label, "services.intake.app:create_app()", args, extra, db_url)
 
 

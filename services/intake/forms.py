@@ -10,16 +10,16 @@ from urllib.parse import urldefrag, urlparse
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
-from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, Regexp, ValidationError
 
 from shared import clock
+from shared.pseudonyms import pseudonym
 from shared.settings import env
-from services.intake.schemas import MAX_REASON, MAX_TEXT
+from services.intake.schemas import MAX_REASON
 
 FORM_CLIENT_ID = "web-form"
 UNKNOWN_AUTHOR = "unknown"
 MAX_POST_ID = 200
-LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$")
 
 RIGHTS = [
     ("名誉権", "名誉権 — うそや悪口で、社会的な評価を下げられた"),
@@ -70,15 +70,34 @@ def _http_url(form, field) -> None:
         raise ValidationError("http:// または https:// で始まる投稿のURLを入力してください。")
 
 
+def post_hosts() -> tuple[str, ...]:
+    """The operator's post hosts (MODQ_INTAKE_POST_HOSTS, comma-separated; ``.example.jp`` also
+    allows its subdomains)."""
+    raw = env("MODQ_INTAKE_POST_HOSTS", "sns.example.jp")
+    return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def is_operator_host(url: str) -> bool:
+    try:
+        host = (urlparse(url.strip()).hostname or "").lower()
+    except ValueError:
+        return False
+    return any(host == h or (h.startswith(".") and (host.endswith(h) or host == h[1:])) for h in post_hosts())
+
+
+def _on_operator_host(form, field) -> None:
+    if field.data and not field.errors and not is_operator_host(field.data):
+        raise ValidationError(f"このサービスの投稿のURL（{', '.join(h.lstrip('.') for h in post_hosts())}）を入力してください。")
+
+
 class DeletionRequestForm(FlaskForm):
     class Meta:
         locales = ["ja"]  # wtforms' own messages, where ours do not apply, in Japanese
 
-    post_url = StringField("投稿のURL", validators=[_required("投稿のURL"), _at_most(2000), _http_url, _plain_text])
-    post_id = StringField("投稿ID（分かる場合のみ）", validators=[Optional(), _at_most(MAX_POST_ID), _plain_text])
-    post_text = TextAreaField("投稿の内容（分かる範囲で書き写してください）",
-                              validators=[Optional(), _at_most(MAX_TEXT), _plain_text])
-    posted_at = StringField("投稿された日時（分かる場合のみ）")
+    # The post is named by its URL only: its content, author and time come from the SNS (a
+    # signed report or its look-up), never from what an anonymous requester types.
+    post_url = StringField("投稿のURL", validators=[_required("投稿のURL"), _at_most(2000), _http_url,
+                                                   _on_operator_host, _plain_text])
     right = RadioField("侵害された権利", choices=RIGHTS, validate_choice=False, validators=_chosen("侵害された権利", RIGHTS))
     # No Optional() on fields whose need depends on another answer: it would skip the
     # validate_<field> methods below.
@@ -104,30 +123,13 @@ class DeletionRequestForm(FlaskForm):
         if self.role.data == "agent" and not (field.data or "").strip():
             raise ValidationError("代理人の場合は、代理の根拠（例：弁護士として委任を受けている、親権者である）を入力してください。")
 
-    def validate_posted_at(self, field) -> None:
-        if not (field.data or "").strip():
-            return
-        if not LOCAL_DATETIME.match(field.data.strip()):
-            raise ValidationError("日時は 2026-06-02 15:00 のように入力してください。")
-        try:
-            posted = parse_local_datetime(field.data)
-        except ValueError:
-            raise ValidationError("存在しない日時です。") from None
-        if posted > dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5):
-            raise ValidationError("未来の日時は入力できません。")
 
 
 def new_submission_key() -> str:
     return uuid.uuid4().hex
 
 
-def parse_local_datetime(value: str) -> dt.datetime:
-    """A date-time typed by a person in Japan (input type=datetime-local): Japan time."""
-    naive = dt.datetime.fromisoformat(value.strip().replace(" ", "T"))
-    return naive.replace(tzinfo=clock.legal_zone()).astimezone(dt.timezone.utc)
-
-
-def post_reference(url: str, given_id: str | None) -> tuple[str, str]:
+def post_reference(url: str) -> tuple[str, str]:
     """(post id, author id) for the case, from what the requester can know.
 
     Reports are grouped per post id, so a form request should land in the same case as the
@@ -143,8 +145,6 @@ def post_reference(url: str, given_id: str | None) -> tuple[str, str]:
     author = UNKNOWN_AUTHOR
     if match and match.groupdict().get("author"):
         author = match.group("author")[:MAX_POST_ID]
-    if given_id and given_id.strip():
-        return given_id.strip(), author
     if match and match.groupdict().get("post_id"):
         return match.group("post_id")[:MAX_POST_ID], author
     if len(url) <= MAX_POST_ID:
@@ -155,16 +155,15 @@ def post_reference(url: str, given_id: str | None) -> tuple[str, str]:
 
 def requester_id(contact: str) -> str:
     """A stable id per contact address, so a second request by the same person on the same
-    post is recognised as a repeat (§25(1) proviso). Hashed so that the address does not
-    become a key in indexes and logs."""
+    post is recognised as a repeat (§25(1) proviso). Keyed (MODQ_PSEUDONYM_KEY) so that the
+    address neither becomes a key in indexes and logs nor can be found by hashing guesses."""
     normalised = contact.strip().lower()
-    return "web-form:" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
+    return "web-form:" + pseudonym("requester", normalised, 32)
 
 
 def submission_from_form(form: DeletionRequestForm, received_at: dt.datetime) -> dict:
     """The API's submission body for a filled-in form (validated again by the API's schema)."""
-    post_id, author_id = post_reference(form.post_url.data, form.post_id.data)
-    posted_at = parse_local_datetime(form.posted_at.data) if (form.posted_at.data or "").strip() else received_at
+    post_id, author_id = post_reference(form.post_url.data)
     right = form.right.data
     if right == "その他":
         right = f"その他（{form.right_other.data.strip()}）"
@@ -175,9 +174,11 @@ def submission_from_form(form: DeletionRequestForm, received_at: dt.datetime) ->
             "id": post_id,
             "url": form.post_url.data.strip(),
             "author_id": author_id,
-            "text": form.post_text.data or "",
-            # When the requester does not know it, the receipt time: the post existed then.
-            "posted_at": posted_at.astimezone(clock.legal_zone()).isoformat(timespec="seconds"),
+            # No content from the requester: the case takes the SNS's copy of the post when its
+            # signed report arrives (services/decision/service.py, on_report_received).
+            "text": "",
+            # The receipt time: the post existed then.
+            "posted_at": received_at.astimezone(clock.legal_zone()).isoformat(timespec="seconds"),
             "media": [],
         },
         "reporter": {
@@ -196,8 +197,7 @@ def submission_from_form(form: DeletionRequestForm, received_at: dt.datetime) ->
 
 # Where the API schema's field paths appear on the form, to show a schema error next to its field.
 SCHEMA_FIELD_TO_FORM = {
-    ("post", "url"): "post_url", ("post", "id"): "post_id", ("post", "text"): "post_text",
-    ("post", "posted_at"): "posted_at", ("reason",): "reason", ("right_infringed",): "right_other",
+    ("post", "url"): "post_url", ("post", "id"): "post_url", ("reason",): "reason", ("right_infringed",): "right_other",
     ("reporter", "name"): "name", ("reporter", "contact"): "contact",
     ("reporter", "agent_authority"): "agent_authority", ("request_type",): "request_type",
 }

@@ -18,7 +18,7 @@ from shared.db import utcnow
 from services.intake.forms import (FORM_CLIENT_ID, REQUEST_TYPES, SCHEMA_FIELD_TO_FORM, DeletionRequestForm,
                                    new_submission_key, submission_from_form)
 from services.intake.schemas import MAX_BODY_BYTES, ReportSubmissionSchema
-from services.intake.service import submit_report
+from services.intake.service import FORM_SOURCE, submit_report
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def submit_request_form():
         return _form_again(form, 400)
     try:
         accepted = submit_report(current_app.config["RUNTIME"].db, payload, client_id=FORM_CLIENT_ID,
-                                 idempotency_key=f"form:{form.submission_key.data}", source="form", now=now)
+                                 idempotency_key=f"form:{form.submission_key.data}", source=FORM_SOURCE, now=now)
     except DBAPIError as exc:
         # Nothing was stored (one transaction). Keep what the person wrote on the page.
         log.warning("form request not stored, database unavailable: %s", exc.__class__.__name__)

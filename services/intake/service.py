@@ -21,6 +21,7 @@ from shared.signing import TOLERANCE_SECONDS
 from services.intake.models import Case, Outbox, Report, UsedSignature
 
 SOURCE = "/modq/intake"
+FORM_SOURCE = "form"  # Submission.source of the public form: the requester's word, not the SNS's
 
 
 class SignatureReplayed(Exception):
@@ -348,6 +349,7 @@ def received_event(report):
             "right_infringed": report.right_infringed,
             "is_repeat": report.is_repeat,
             "evidence_sha256": report.evidence_sha256,
+            "evidence": "requester" if report.source == FORM_SOURCE else "sns",
         },
     )
 

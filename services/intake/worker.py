@@ -20,6 +20,7 @@ from shared.runtime import Runtime, Worker
 from shared.settings import topic
 from services.intake.models import Report
 from services.intake.schemas import MAX_IDEMPOTENCY_KEY, ReportSubmissionSchema
+from services.intake.retention import apply_retention
 from services.intake.service import Accepted, Submission, purge_expired_signatures, store_submissions
 
 log = logging.getLogger(__name__)
@@ -110,4 +111,5 @@ def build_worker(runtime: Runtime) -> Worker:
     worker.consume(group_id="modq-intake", topics=[topic("reports_submitted")], handler=handle,
                    expected_types=(REPORT_SUBMITTED,))
     worker.every("purge-signatures", 60.0, lambda: purge_expired_signatures(runtime.db))
+    worker.every("retention", 3600.0, lambda: apply_retention(runtime.db))
     return worker

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared.settings import env, env_float, env_int
+from shared.settings import DEV_NOTIFIER_API_TOKEN, env, env_float, env_int, secret
 
-# Development-only token. Production sets MODQ_NOTIFIER_API_TOKENS from a secret store.
-DEV_API_TOKEN = "dev-notifier-token-change-me"
+# Development-only token (MODQ_DEV_MODE=1). Production sets MODQ_NOTIFIER_API_TOKENS from a secret store.
+DEV_API_TOKEN = DEV_NOTIFIER_API_TOKEN
 
 
 def warning_window() -> dt.timedelta:
@@ -35,5 +35,5 @@ def retry_delay(failures: int) -> dt.timedelta:
 
 
 def api_tokens() -> set[str]:
-    raw = env("MODQ_NOTIFIER_API_TOKENS", DEV_API_TOKEN)
+    raw = secret("MODQ_NOTIFIER_API_TOKENS")
     return {t.strip() for t in raw.split(",") if t.strip()}

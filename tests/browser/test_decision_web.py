@@ -188,6 +188,8 @@ def test_form_without_csrf_token_is_refused(page, server, runtime):
 def test_stale_form_is_refused_with_a_clear_message(page, server, runtime):
     sign_in(page, server)
     page.goto(f"{server}/cases/case-stale")
+    page.click("#claim-button")  # deciding needs the claim
+    expect(page.locator(".flash")).to_contain_text("案件を担当しました")
     page.check("input[name=measure][value=hide]")
     page.select_option("#clause_id", "P-1")
     page.fill("textarea[name=reason]", "住所の晒し")

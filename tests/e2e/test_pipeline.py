@@ -95,6 +95,8 @@ def wait_case(system, case_id, scored=True, timeout=60.0):
 
 
 def decide(system, case_id, measure="remove", clause_id="I-1"):
+    claimed = http.post(system.url("decision") + f"/v1/cases/{case_id}/claim", auth=AUTH, timeout=10)
+    assert claimed.status_code == 200, claimed.text
     resp = http.post(system.url("decision") + f"/v1/cases/{case_id}/decisions", auth=AUTH, timeout=10,
                      json={"measure": measure, "clause_id": clause_id, "reason": "侮辱に当たるため",
                            "facts": "特定の利用者への人格攻撃"})

@@ -82,6 +82,7 @@ class Stream:
                 for case in cases:
                     if case["score"] is None or case["id"] in self.decided:
                         continue
+                    http.post(self.system.url("decision") + f"/v1/cases/{case['id']}/claim", auth=AUTH, timeout=10)
                     resp = http.post(self.system.url("decision") + f"/v1/cases/{case['id']}/decisions", auth=AUTH,
                                      timeout=10, json={"measure": "hide", "clause_id": "I-1", "reason": "侮辱",
                                                        "facts": "人格攻撃"})

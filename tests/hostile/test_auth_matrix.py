@@ -100,6 +100,9 @@ def endpoints(app, service: str):
 def refused(response) -> bool:
     if response.status_code in (401, 403):
         return True
+    # Repeated wrong passwords are throttled: refused too, and told when to try again.
+    if response.status_code == 429 and int(response.headers.get("Retry-After", "0")) > 0:
+        return True
     # The moderators' web pages send a browser to the sign-in page instead of a bare 401.
     location = response.headers.get("Location", "")
     return response.status_code in (302, 303) and urlsplit(location).path == "/login"
@@ -150,8 +153,16 @@ def sign_in(client, role: str) -> None:
     assert response.status_code in (302, 303), f"dev user {role} could not sign in"
 
 
+@pytest.fixture
+def unthrottled(apps):
+    """The matrix above throttles the address it signs in from; each role test starts afresh."""
+    from services.decision.signin import SignInThrottle
+
+    apps["decision"].extensions["signin_throttle"] = SignInThrottle()
+
+
 @pytest.mark.parametrize("method,rule", [key for key, role in WRONG_ROLE.items() if role])
-def test_decision_endpoint_refuses_a_role_without_the_right(apps, method, rule):
+def test_decision_endpoint_refuses_a_role_without_the_right(apps, unthrottled, method, rule):
     role = WRONG_ROLE[(method, rule)]
     path = re.sub(r"<([^>]+)>", lambda m: PATH_VALUES[m.group(1)], rule)
     client = apps["decision"].test_client()
@@ -161,3 +172,28 @@ def test_decision_endpoint_refuses_a_role_without_the_right(apps, method, rule):
         sign_in(client, role)
         response = call(client, method, path, {})
     assert response.status_code == 403, f"{role} got {response.status_code} on {method} {rule}"
+
+
+def test_repeated_wrong_passwords_are_throttled_on_every_basic_endpoint(apps, unthrottled):
+    client = apps["decision"].test_client()
+    statuses = [call(client, "GET", "/v1/cases", basic("specialist@example.jp", "wrong")).status_code
+                for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    answer = call(client, "GET", "/v1/cases", basic("specialist@example.jp", "specialist"))
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0
+
+
+def test_cookie_sessions_cannot_write_through_the_api_without_the_csrf_token(apps, unthrottled):
+    """A signed-in browser's cookie alone (a cross-site form) must not write through /v1."""
+    app = apps["decision"]
+    client = app.test_client()
+    sign_in(client, "admin")
+    writes = [(method, path) for method, rule, path in endpoints(app, "decision")
+              if rule.startswith("/v1/") and method in ("POST", "PUT", "PATCH", "DELETE")]
+    assert writes
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        answers = {f"{method} {path}": call(client, method, path, {}).status_code for method, path in writes}
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert set(answers.values()) == {400}, answers

@@ -132,6 +132,7 @@ def run(runtime, cases: list[PlannedCase]) -> None:
         if case.scored:
             feed(runtime, [scored_event(case)])
         if case.step:
+            service.claim_case(runtime.db, case.case_id, staff["moderator"], now=case.step_at)
             service.record_decision(runtime.db, case.case_id, staff["moderator"],
                                     DecisionInput(action=case.step, reason="発信者の意見を聴くため"), now=case.step_at)
         if case.measure:
@@ -145,6 +146,7 @@ def decide(runtime, case: PlannedCase, staff: dict[str, User]) -> None:
     data = DecisionInput(action=case.measure, reason="基準に該当するため" if case.clause else "該当しない",
                          clause_id=case.clause, facts="投稿の内容を確認", suspension_until=until,
                          suspension_permanent=case.permanent)
+    service.claim_case(runtime.db, case.case_id, staff[case.decided_by], now=case.decided_at)
     case.decision_id = service.record_decision(runtime.db, case.case_id, staff[case.decided_by], data,
                                                now=case.decided_at).id
 

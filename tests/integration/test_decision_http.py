@@ -56,7 +56,13 @@ def user(runtime, role) -> User:
         return s.scalar(sa.select(User).where(User.email == f"{role}@example.jp"))
 
 
+def claim(runtime, role: str, case_id="case-1") -> None:
+    """Deciding needs the decider's claim (the claim itself is tested through the API below)."""
+    service.claim_case(runtime.db, case_id, user(runtime, role))
+
+
 def ask_poster(runtime, case_id="case-1") -> str:
+    claim(runtime, "moderator", case_id)
     decision = service.record_decision(runtime.db, case_id, user(runtime, "moderator"),
                                        DecisionInput(action="poster_inquiry", reason="発信者の意見を聴く"))
     return decision.id
@@ -181,10 +187,12 @@ def test_bad_replies_get_a_clear_4xx(decision, app, role, body, status, field):
 def test_referred_case_sits_in_the_specialist_queue_and_records_who_reviewed(decision, app):
     open_case(decision)
     open_case(decision, case_id="case-2")
+    claim(decision, "moderator")
     service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                             DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     assert queue_ids(app, "specialist") == ["case-1"]
     assert "専門員の調査中" in signed_in(app, "moderator").get("/queue?view=specialist").get_data(as_text=True)
+    claim(decision, "specialist")
     response = app.test_client().post("/v1/cases/case-1/decisions", headers=basic("specialist"), json={
         "measure": "remove", "clause_id": "D-1", "reason": "名誉毀損に当たる"})
     assert response.status_code == 201 and response.get_json()["specialist_reviewed"] is True
@@ -207,6 +215,7 @@ def test_referred_case_sits_in_the_specialist_queue_and_records_who_reviewed(dec
 ])
 def test_api_records_the_exact_scope(decision, app, body, check):
     open_case(decision, media=MEDIA)
+    assert app.test_client().post("/v1/cases/case-1/claim", headers=basic("moderator")).status_code == 200
     response = app.test_client().post("/v1/cases/case-1/decisions", headers=basic("moderator"),
                                       json={"reason": "基準に該当", **body})
     assert response.status_code == 201, response.get_json()
@@ -225,6 +234,7 @@ def test_api_records_the_exact_scope(decision, app, body, check):
 ])
 def test_api_refuses_a_bad_scope_with_the_field(decision, app, body, status, field):
     open_case(decision, media=MEDIA)
+    claim(decision, "moderator")
     response = app.test_client().post("/v1/cases/case-1/decisions", headers=basic("moderator"),
                                       json={"reason": "基準に該当", **body})
     assert response.status_code == status, response.get_json()
@@ -236,6 +246,7 @@ def test_api_refuses_a_bad_scope_with_the_field(decision, app, body, status, fie
 def test_web_form_records_japan_only_and_partial_scope(decision, app):
     open_case(decision, media=MEDIA)
     client = signed_in(app, "moderator")
+    assert client.post("/cases/case-1/claim").status_code == 302
     response = client.post("/cases/case-1/decide", data={
         "measure": "hide", "clause_id": "P-1", "reason": "住所の晒し", "visibility": "japan_only",
         "scope_items": "m-1、m-2"})
@@ -250,6 +261,7 @@ def test_web_form_records_japan_only_and_partial_scope(decision, app):
 def test_web_form_without_a_measure_flashes_instead_of_failing(decision, app):
     open_case(decision)
     client = signed_in(app, "moderator")
+    claim(decision, "moderator")
     response = client.post("/cases/case-1/decide", data={"reason": "x"}, follow_redirects=True)
     assert response.status_code == 200 and "措置を選んでください" in response.get_data(as_text=True)
 
@@ -283,6 +295,7 @@ def test_admin_drafts_edits_and_publishes_a_version_that_takes_effect_in_14_days
         follow_redirects=True)
     assert "変更できません" in frozen.get_data(as_text=True)
     open_case(decision)
+    claim(decision, "moderator")
     response = app.test_client().post("/v1/cases/case-1/decisions", headers=basic("moderator"),
                                       json={"measure": "remove", "clause_id": "G-1", "reason": "x"})
     assert response.status_code == 400 and "14日" in response.get_json()["error"]

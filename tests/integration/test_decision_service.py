@@ -83,6 +83,7 @@ def test_decision_resolves_every_report_and_emits_one_event(decision):
     a, b = received(reporter="x"), received(kind="report", reporter="y")
     feed(decision, a, b)
     mod = user(decision, "moderator")
+    service.claim_case(decision.db, "case-1", mod)
     d = service.record_decision(decision.db, "case-1", mod, DecisionInput(action="remove", reason="名誉毀損に当たる",
                                                                          clause_id="D-1", facts="虚偽の事実の摘示"))
     with decision.db.sessions() as s:
@@ -107,6 +108,7 @@ def test_decision_resolves_every_report_and_emits_one_event(decision):
 ])
 def test_bad_decisions_are_refused_and_nothing_is_recorded(decision, data, message):
     feed(decision, received())
+    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
     with pytest.raises(DecisionRefused, match=message):
         service.record_decision(decision.db, "case-1", user(decision, "moderator"), data)
     with decision.db.sessions() as s:
@@ -124,6 +126,7 @@ def test_clause_published_less_than_14_days_ago_is_not_in_force(decision):
                                measures=["remove"], examples=[]))
         uow.commit()
     feed(decision, received())
+    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
     with pytest.raises(DecisionRefused, match="14日"):
         service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                                 DecisionInput(action="remove", reason="x", clause_id="NEW-1"))
@@ -151,6 +154,7 @@ def test_auditor_cannot_decide(decision):
 def test_audit_chain_verifies_and_detects_tampering(decision):
     a = received()
     feed(decision, a, scored(a.data["report_id"]))
+    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
     service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                             DecisionInput(action="hide", reason="x", clause_id="P-1"))
     with decision.db.sessions() as s:
@@ -200,3 +204,64 @@ def test_incremental_case_figures_match_a_full_recount(decision):
                    case.score, case.priority, list(case.reason_categories))
     assert incremental == recount
     assert incremental[:3] == (40, 7, 14) and incremental[4] == 0.8
+
+
+def test_a_decision_needs_the_deciders_claim(decision):
+    feed(decision, received())
+    mod = user(decision, "moderator")
+    with pytest.raises(DecisionRefused, match="claim the case first") as refused:
+        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+    assert refused.value.status == 409
+    with pytest.raises(DecisionRefused, match="supervisor"):
+        service.record_decision(decision.db, "case-1", mod,
+                                DecisionInput(action="no_action", reason="x", override_claim=True))
+    later = dt.datetime.now(UTC) - dt.timedelta(minutes=20)
+    service.claim_case(decision.db, "case-1", mod, now=later)  # a lease that has run out
+    with pytest.raises(DecisionRefused, match="claim the case first"):
+        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").status == "open"
+
+
+def test_a_supervisor_overrides_a_claim_and_the_override_is_audited(decision):
+    feed(decision, received())
+    mod, sup = user(decision, "moderator"), user(decision, "supervisor")
+    service.claim_case(decision.db, "case-1", mod)
+    service.record_decision(decision.db, "case-1", sup,
+                            DecisionInput(action="no_action", reason="x", override_claim=True))
+    with decision.db.sessions() as s:
+        override = s.scalar(sa.select(AuditEvent).where(AuditEvent.event_type == "case.claim_overridden"))
+        assert override.actor == sup.pseudonym and json.loads(override.payload) == {"claimed_by": str(mod.id)}
+        assert s.get(Case, "case-1").status == "decided"
+
+
+def form_request(text="", url="https://sns.example.jp/posts/42"):
+    """What intake's public form sends on: the URL only, marked as the requester's word."""
+    event = received()
+    post = {**event.data["post"], "text": text, "url": url, "author_id": "unknown"}
+    return make_event(REPORT_RECEIVED, source="/t", subject="case-1",
+                      data={**event.data, "post": post, "evidence": "requester", "evidence_sha256": "f" * 64})
+
+
+def test_the_sns_report_replaces_what_a_form_request_opened_the_case_with(decision):
+    feed(decision, form_request(text="FORGED", url="https://evil.example/x"))
+    with decision.db.sessions() as s:
+        assert s.get(Case, "case-1").post_evidence == "requester"
+    sns = received()
+    feed(decision, sns)
+    feed(decision, form_request(text="FORGED again"))  # a later form request changes nothing
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert case.post["text"] == sns.data["post"]["text"] and case.post["url"] == sns.data["post"]["url"]
+        assert case.post_evidence == "sns"
+        assert case.author_id == sns.data["post"]["author_id"]
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.event_type == "case.evidence_from_sns")) == 1
+
+
+def test_a_form_request_never_replaces_the_sns_copy(decision):
+    sns = received()
+    feed(decision, sns, form_request(text="FORGED"))
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert case.post["text"] == sns.data["post"]["text"] and case.post_evidence == "sns"

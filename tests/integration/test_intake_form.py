@@ -1,5 +1,6 @@
 """The public §22 form at /request: Japanese, accessible, validated next to each field,
 stored through the same service as the API, and never a 500."""
+import json
 import re
 
 import pytest
@@ -96,10 +97,13 @@ def test_the_same_request_by_api_and_form_gives_the_same_record(form_client):
     raw, headers = signed(body)
     assert client.post("/v1/reports", data=raw, headers=headers).status_code == 202
     by_form, by_api = stored(runtime)
-    same = ("case_id", "kind", "treated_as", "treatment_note", "request_type", "reporter_id", "reporter", "post",
-            "evidence_sha256", "reason", "right_infringed")
+    same = ("case_id", "kind", "treated_as", "treatment_note", "request_type", "reporter_id", "reporter",
+            "reason", "right_infringed")
     assert {k: by_form[k] for k in same} == {k: by_api[k] for k in same}
     assert by_api["is_repeat"]  # the same person, the same post: a repeat (§25(1) proviso)
+    form_post = json.loads(by_form["post"]) if isinstance(by_form["post"], str) else by_form["post"]
+    # The form names the post by URL; what the requester typed about it is not kept as the post.
+    assert form_post["url"] == body["post"]["url"] and form_post["text"] == ""
 
 
 def test_the_post_id_and_author_come_from_the_sns_url_pattern(sqlite_form_client, monkeypatch):
@@ -108,7 +112,6 @@ def test_the_post_id_and_author_come_from_the_sns_url_pattern(sqlite_form_client
                        r"^https://sns\.example\.jp/(?P<author>[^/]+)/posts/(?P<post_id>\w+)")
     client.post("/request", data=filled(client, post_url="https://sns.example.jp/u-poster/posts/p777#reply"))
     [record] = stored(runtime)
-    import json
     post = json.loads(record["post"]) if isinstance(record["post"], str) else record["post"]
     assert (post["id"], post["author_id"]) == ("p777", "u-poster")
 
@@ -131,12 +134,11 @@ def test_missing_and_invalid_answers_are_explained_next_to_each_field(sqlite_for
     assert set(fields) >= {"post_url", "right", "reason", "role", "name", "contact"}
     assert fields["post_url"] == "投稿のURLを入力してください。"
     resp = client.post("/request", data=filled(
-        client, post_url="javascript:alert(1)", right="その他", role="agent", posted_at="2999-01-01T00:00",
-        reason="あ" * 5001))
+        client, post_url="javascript:alert(1)", right="その他", role="agent", reason="あ" * 5001))
     fields = dict(errors(resp))
     assert "http:// または https://" in fields["post_url"]
     assert "どんな権利か" in fields["right_other"] and "代理の根拠" in fields["agent_authority"]
-    assert "未来" in fields["posted_at"] and "5000文字以内" in fields["reason"]
+    assert "5000文字以内" in fields["reason"]
     assert resp.status_code == 400 and stored(runtime) == []
     assert "javascript:alert(1)" in resp.get_data(as_text=True)  # what was typed stays, as text
 
@@ -188,3 +190,32 @@ def test_a_database_that_is_down_gives_503_and_keeps_the_input(form_client):
     assert "まだ受け付けていません" in html and "保存されるべき理由" in html
     assert stored(runtime) == []
     assert client.post("/request", data={**data, "csrf_token": opened_form(client)["csrf_token"]}).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["https://evil.example/posts/42", "https://sns.example.jp.evil.example/posts/1",
+                                 "https://evil.example/?u=https://sns.example.jp/posts/42"])
+def test_a_url_off_the_operators_hosts_is_refused(sqlite_form_client, url):
+    client, runtime = sqlite_form_client
+    resp = client.post("/request", data=filled(client, post_url=url))
+    assert resp.status_code == 400 and "sns.example.jp" in dict(errors(resp))["post_url"]
+    assert stored(runtime) == []
+
+
+def test_the_operators_hosts_are_configurable(sqlite_form_client, monkeypatch):
+    client, runtime = sqlite_form_client
+    monkeypatch.setenv("MODQ_INTAKE_POST_HOSTS", ".other-sns.jp")
+    assert client.post("/request", data=filled(client, post_url="https://m.other-sns.jp/p/1")).status_code == 200
+    assert client.post("/request", data=filled(client)).status_code == 400
+
+
+def test_what_the_requester_types_about_the_post_never_becomes_the_post(sqlite_form_client):
+    client, runtime = sqlite_form_client
+    client.post("/request", data=filled(client, post_text="FORGED 山田花子は前科者", post_id="p-victim",
+                                        posted_at="2020-01-01T00:00"))
+    [record] = stored(runtime)
+    post = json.loads(record["post"]) if isinstance(record["post"], str) else record["post"]
+    assert post["text"] == "" and post["id"] == "https://sns.example.jp/posts/42"
+    assert "FORGED" not in json.dumps(post, ensure_ascii=False)
+    with runtime.db.engine.connect() as conn:
+        event = json.loads(conn.execute(sa.text("SELECT payload FROM outbox")).scalar())
+    assert event["data"]["evidence"] == "requester"

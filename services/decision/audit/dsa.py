@@ -87,7 +87,7 @@ def _restriction(record: dict) -> dict:
 def _ground(record: dict) -> dict:
     """A §22 request asserts that a right was infringed (illegal content); everything else
     was measured against the published criteria (incompatible with the terms)."""
-    rights = sorted({r["right_infringed"] for r in record["requests"] if r["right_infringed"]})
+    rights = sorted({published_right(r["right_infringed"]) for r in record["requests"] if r["right_infringed"]})
     if record["route"] == "request" or record["exception_code"] == "legal_duty":
         return {"decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
                 "illegal_content_legal_ground": f"{ACT}に基づく権利侵害（{'、'.join(rights) or '権利侵害'}）",
@@ -96,6 +96,16 @@ def _ground(record: dict) -> dict:
             "incompatible_content_ground": _clause_text(record),
             "incompatible_content_explanation": "公表済みの送信防止措置の実施に関する基準（§26）に該当する投稿",
             "incompatible_content_illegal": "No"}
+
+
+# Rights a statement may name. A requester writes ``right_infringed`` (the form's その他 adds their
+# own words, the API takes any text): only these fixed names reach a public statement.
+PUBLISHED_RIGHTS = ("名誉権", "プライバシー", "プライバシー権", "肖像権", "著作権", "商標権", "営業権", "人格権")
+
+
+def published_right(right: str) -> str:
+    name = right.strip()
+    return name if name in PUBLISHED_RIGHTS else "その他の権利"
 
 
 def _clause_text(record: dict) -> str:

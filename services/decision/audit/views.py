@@ -16,8 +16,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from shared.db import utcnow
+from shared.settings import pseudonym_key
 from shared.web import ApiBlueprint
 from services.decision.auth import CAN_AUDIT, CAN_DECIDE, api_user, require_api_role
+from services.decision import auditlog
 from services.decision.audit import dsa, periods, records, render, service, transparency
 from services.decision.audit.schemas import (AppealInSchema, AppealListSchema, AppealOutSchema, AppealQuerySchema,
                                              AppealReviewSchema, DsaQuerySchema, ExportQuerySchema,
@@ -63,18 +65,25 @@ class AuditDecisions(MethodView):
         start, end = _period(args, default_year=False)
         selection = records.RecordFilter(start=start, end=end, measure=args["measure"], clause=args["clause"],
                                          route=args["route"], ai=args["ai"], reversal=args["reversal"])
+        head = _audit_head_header()  # whoever keeps the export keeps the log's head with it
         if args["format"] == "jsonl":
             return Response(_jsonl(selection), mimetype="application/x-ndjson",
-                            headers=_attachment("decisions.jsonl"))
+                            headers={**_attachment("decisions.jsonl"), **head})
         if args["format"] == "csv":
             return Response(_csv(selection, args["bom"]), mimetype="text/csv",
-                            headers=_attachment("decisions.csv"))
+                            headers={**_attachment("decisions.csv"), **head})
         with _db().sessions() as session:
             try:
                 items, next_cursor = records.page(session, selection, args["cursor"], args["limit"])
             except ValueError as exc:
                 abort(400, message=str(exc), errors={"query": {"cursor": [str(exc)]}})
-        return {"decisions": items, "next_cursor": next_cursor, "count": len(items)}
+        return {"decisions": items, "next_cursor": next_cursor, "count": len(items)}, 200, head
+
+
+def _audit_head_header() -> dict:
+    with _db().sessions() as session:
+        head = auditlog.current_head(session)
+    return {"X-Modq-Audit-Head": f"{head['seq']}:{head['hash']}"} if head else {}
 
 
 def _jsonl(selection: records.RecordFilter):
@@ -146,7 +155,7 @@ class DsaStatements(MethodView):
 
 
 def _statements(selection: records.RecordFilter):
-    db, secret = _db(), current_app.config["SECRET_KEY"]
+    db, secret = _db(), pseudonym_key()  # DSA ids are keyed apart from the session key
 
     def generate():
         with db.sessions() as session:
