@@ -3,9 +3,11 @@
 the outbox."""
 from __future__ import annotations
 
+import datetime as dt
+
 from shared.events import ALERT, APPEAL_SUBMITTED, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 from shared.runtime import Runtime, Worker
-from services.decision.service import handle_events, refresh_clocks
+from services.decision.service import handle_events, refresh_clocks, resolve_pending_scores
 from services.decision.audit.service import handle_appeal_events
 
 
@@ -22,4 +24,8 @@ def build_worker(runtime: Runtime) -> Worker:
                    handler=lambda batch: handle_appeal_events(runtime.db, batch),
                    expected_types=(APPEAL_SUBMITTED.name,))
     worker.every("refresh-clocks", 60.0, lambda: refresh_clocks(runtime.db))
+    # Scores held until their report arrives: applied on the next pass, parked after the wait.
+    max_wait = dt.timedelta(seconds=runtime.settings.pending_max_seconds)
+    worker.every("pending-scores", 10.0,
+                 lambda: resolve_pending_scores(runtime.db, max_wait, on_parked=worker.dead_letter_parked))
     return worker
