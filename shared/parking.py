@@ -175,15 +175,16 @@ def observe(db: Database, model, now: dt.datetime | None = None) -> dict[str, in
 
 def dead_letter_row(producer, row) -> None:
     """Send a row parked outside the consumer loop (a pending event that waited too long) to
-    the dead-letter topic with its reason, as the consumer does for the events it parks."""
+    the dead-letter topic with its reason, in the consumer's dead-letter format."""
+    import base64
     import json
 
     from shared.settings import topic
 
-    body = {"reason": row.error, "group": row.consumer, "topic": row.topic, "partition": row.partition,
-            "offset": row.offset, "at": utcnow().isoformat(), "event_id": row.event_id,
-            "event_type": row.event_type, "attempts": row.attempts, "parked_id": row.id,
-            "event": json.loads(row.payload)}
+    body = {"reason": row.error, "group": row.consumer, "topic": row.topic, "partition": -1 if row.partition is None else row.partition,
+            "offset": -1 if row.offset is None else row.offset, "at": utcnow().isoformat(),
+            "event_id": row.event_id, "event_type": row.event_type, "attempts": row.attempts, "parked_id": row.id,
+            "value_base64": base64.b64encode(row.payload).decode("ascii")[:200_000]}
     producer.send(topic("deadletter"), key=row.topic,
                   value=json.dumps(body, ensure_ascii=False).encode("utf-8")).get(timeout=30)
 

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
@@ -27,6 +28,14 @@ from tests.integration.test_decision_service import received, scored
 from tests.integration.test_outbox_and_consumers import read_all
 
 pytestmark = pytest.mark.broker
+
+
+def assert_documented_dead_letter(body: dict) -> None:
+    from tests.unit.test_event_docs import DOCS, validator_for
+
+    document = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    errors = list(validator_for(document, {"$ref": "#/components/schemas/DeadLetter"}).iter_errors(body))
+    assert errors == [], errors
 
 
 def run_consumer(runtime, group_id: str) -> tuple[EventConsumer, threading.Thread]:
@@ -97,6 +106,7 @@ def test_poison_event_is_parked_and_dead_lettered_while_its_partition_goes_on(br
     dead = [json.loads(r.value) for r in read_all(broker.bootstrap, topics["deadletter"], 1)]
     assert [(d["event_id"], d["attempts"], d["parked_id"]) for d in dead] == [(poison.id, 3, row.id)]
     assert dead[0]["reason"].startswith("parked after 3 attempts: IntegrityError")
+    assert_documented_dead_letter(dead[0])
     assert REGISTRY.get_sample_value("modq_events_parked_total", {"group": group, "reason": "failed"}) == 1
 
     # The command line: listed, shown with the whole event, discarded with the reason.
@@ -122,6 +132,7 @@ def test_score_that_waited_too_long_is_parked_then_replayed_once_its_report_came
     dead_letter_row(producer, parked_rows[0])
     dead = json.loads(read_all(broker.bootstrap, topics["deadletter"], 1)[0].value)
     assert dead["event_id"] == score.id and "never arrived" in dead["reason"]
+    assert_documented_dead_letter(dead)
 
     service.handle_events(decision.db, [report])  # the report comes after all: the parked score stays parked
     assert cases(decision) == {"c-late": None}
