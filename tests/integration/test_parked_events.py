@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from shared import cli
 from shared.events import REPORT_RECEIVED, REPORT_SCORED
 from shared.kafka import EventConsumer, ParkingLot, is_transient, make_producer
-from shared.parking import dead_letter_row
+from shared.parking import dead_letter_row, observe
 from shared.settings import KafkaSettings
 from services.decision import service
 from services.decision.models import Case, ParkedEvent
@@ -109,6 +109,10 @@ def test_poison_event_is_parked_and_dead_lettered_while_its_partition_goes_on(br
     assert_documented_dead_letter(dead[0])
     assert REGISTRY.get_sample_value("modq_events_parked_total", {"group": group, "reason": "failed"}) == 1
 
+    # The gauges the workers export (and alert on) count it.
+    assert observe(decision.db, ParkedEvent)["parked"] == 1
+    assert REGISTRY.get_sample_value("modq_parked_events", {"state": "parked"}) == 1
+
     # The command line: listed, shown with the whole event, discarded with the reason.
     rc, listed = parked_cli(decision, "list")
     assert rc == 0 and [r["event_id"] for r in listed] == [poison.id]
@@ -126,6 +130,9 @@ def test_score_that_waited_too_long_is_parked_then_replayed_once_its_report_came
     service.handle_events(decision.db, [score])
     assert service.resolve_pending_scores(decision.db, dt.timedelta(minutes=15)) == {"applied": 0, "parked": 0}
     parked_rows = []
+    observe(decision.db, ParkedEvent)
+    assert REGISTRY.get_sample_value("modq_parked_events", {"state": "pending"}) == 1
+    assert REGISTRY.get_sample_value("modq_pending_oldest_seconds") >= 0
     result = service.resolve_pending_scores(decision.db, dt.timedelta(0), on_parked=parked_rows.append)
     assert result == {"applied": 0, "parked": 1}
     producer = make_producer(KafkaSettings.from_env(), "t")
