@@ -101,19 +101,29 @@ def park(db: Database, model, env: Envelope, failure: Failure) -> int:
         return row.id
 
 
-def hold_pending(session: Session, model, consumer: str, env: Envelope, waiting_for: str) -> None:
-    """Hold an event until ``waiting_for`` arrives, in the caller's transaction. Holding the
-    same event again (a redelivery) changes nothing."""
+def hold_pending(session: Session, model, consumer: str, held: list[tuple[Envelope, str]]) -> int:
+    """Hold events until what each waits for arrives (``(event, waiting_for)`` pairs), in the
+    caller's transaction; returns how many are newly held. Holding an event again (a
+    redelivery) changes nothing. One look-up and one batched insert for the lot: during a storm
+    most scores of a lagging case are held."""
+    if not held:
+        return 0
     now = utcnow()
-    row = _row(session, model, consumer, env.id)
-    if row is not None:
-        return
-    event_type = EVENT_TYPES.get(env.type)
-    session.add(model(consumer=consumer, event_id=env.id, event_type=env.type,
-                      topic=event_type.topic if event_type else "", key=env.subject, payload=env.to_json(),
-                      state="pending", waiting_for=waiting_for, attempts=1, first_seen_at=now, updated_at=now))
-    session.flush()
-    EVENTS_HELD.labels(consumer).inc()
+    already = set(session.scalars(sa.select(model.event_id).where(
+        model.consumer == consumer, model.event_id.in_([env.id for env, _ in held]))))
+    fresh = {}
+    for env, waiting_for in held:
+        if env.id in already or env.id in fresh:
+            continue
+        event_type = EVENT_TYPES.get(env.type)
+        fresh[env.id] = model(consumer=consumer, event_id=env.id, event_type=env.type,
+                              topic=event_type.topic if event_type else "", key=env.subject, payload=env.to_json(),
+                              state="pending", waiting_for=waiting_for, attempts=1, first_seen_at=now,
+                              updated_at=now)
+    session.add_all(fresh.values())
+    if fresh:
+        EVENTS_HELD.labels(consumer).inc(len(fresh))
+    return len(fresh)
 
 
 def take_waiting(session: Session, model, consumer: str, waiting_for: str) -> list[Envelope]:

@@ -254,12 +254,11 @@ def handle_events(db: Database, envelopes: list[Envelope]) -> None:
             elif env.type == POSTER_REPLY.name:
                 if claim_inbox(uow.session, Inbox, "poster-replies", env):
                     on_poster_reply(uow.session, env)
-        for env in envelopes:
-            if env.type == REPORT_SCORED.name and not apply_score(uow.session, env):
-                # The score overtook its report (they travel on different topics): hold it
-                # until the report arrives rather than holding up the partition.
-                hold_pending(uow.session, ParkedEvent, SCORES_CONSUMER, env,
-                             waiting_for=f"report:{env.data['report_id']}")
+        # A score that overtook its report (they travel on different topics) is held until the
+        # report arrives rather than holding up the partition.
+        early = [(env, f"report:{env.data['report_id']}") for env in envelopes
+                 if env.type == REPORT_SCORED.name and not apply_score(uow.session, env)]
+        hold_pending(uow.session, ParkedEvent, SCORES_CONSUMER, early)
         uow.commit()
 
 
