@@ -140,26 +140,28 @@ def take_waiting(session: Session, model, consumer: str, waiting_for: str) -> li
 
 def resolve_pending(db: Database, model, consumer: str, apply: Callable[[Session, Envelope], bool],
                     max_wait: dt.timedelta, on_parked: Callable[[object], None] | None = None,
-                    now: dt.datetime | None = None, limit: int = 500) -> dict:
+                    now: dt.datetime | None = None, limit: int = 500, ready=None) -> dict:
     """Try the pending events again (their partner may have arrived in a transaction that
     could not see them), and park those that waited longer than ``max_wait``.
 
-    ``apply`` returns False while the partner is still missing. ``on_parked`` gets each row
-    parked here (to dead-letter it) after the commit."""
+    ``apply`` returns False while the partner is still missing. ``ready``, a SQL condition on
+    the row, narrows the retry to rows whose partner is there (so a long backlog of waiting
+    events is not parsed again on every pass). ``on_parked`` gets each row parked here (to
+    dead-letter it) after the commit."""
     now = now or utcnow()
     applied, parked = 0, []
+    pending = sa.select(model).where(model.consumer == consumer, model.state == "pending").order_by(model.id)
     with db.unit_of_work() as uow:
-        rows = uow.session.scalars(sa.select(model).where(model.consumer == consumer, model.state == "pending")
-                                   .order_by(model.id).limit(limit)).all()
-        for row in rows:
+        for row in uow.session.scalars((pending if ready is None else pending.where(ready)).limit(limit)).all():
             if apply(uow.session, parse_event(row.payload)):
                 row.state, row.updated_at, row.resolution = "applied", now, "applied on a later pass"
                 applied += 1
-            elif row.first_seen_at <= now - max_wait:
-                waited = int((now - row.first_seen_at).total_seconds())
-                row.state, row.updated_at = "parked", now
-                row.error = f"waited {waited} s for {row.waiting_for}, which never arrived"
-                parked.append(row)
+        expired = pending.where(model.first_seen_at <= now - max_wait)
+        for row in uow.session.scalars(expired.limit(limit)).all():
+            waited = int((now - row.first_seen_at).total_seconds())
+            row.state, row.updated_at = "parked", now
+            row.error = f"waited {waited} s for {row.waiting_for}, which never arrived"
+            parked.append(row)
         uow.commit()
     for row in parked:
         EVENTS_PARKED.labels(consumer, "waited").inc()

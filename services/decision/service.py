@@ -281,7 +281,9 @@ def apply_waiting_scores(session: Session, report_id: str) -> None:
 def resolve_pending_scores(db: Database, max_wait: dt.timedelta, on_parked=None) -> dict:
     """Apply held scores whose report arrived meanwhile (in a transaction that could not see
     the held score); park those that waited longer than ``max_wait``."""
-    return resolve_pending(db, ParkedEvent, SCORES_CONSUMER, apply_score, max_wait, on_parked)
+    report_known = sa.exists().where(CaseReport.report_id == sa.func.substr(ParkedEvent.waiting_for,
+                                                                            len("report:") + 1))
+    return resolve_pending(db, ParkedEvent, SCORES_CONSUMER, apply_score, max_wait, on_parked, ready=report_known)
 
 
 def on_poster_reply(session: Session, env: Envelope) -> None:
