@@ -6,6 +6,7 @@
   worker                       run consumers, the outbox relay and periodic jobs
   outbox replay --since ISO    publish again every event created since ISO (same ids)
   outbox backlog               print the number of unsent events
+  parked list|show|replay|discard   the events its consumers parked (shared/parked_cli.py)
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
         except InsecureSetting as exc:
             print(f"{service}: refusing to start: {exc}", file=sys.stderr)
             return 2
+    if argv and argv[0] == "parked":
+        from shared import parked_cli
+
+        return parked_cli.main(service, runtime_factory, argv[1:])
 
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +62,7 @@ def main(service: str, *, runtime_factory: Callable, app_spec: str, build_worker
     rp = outbox_sub.add_parser("replay")
     rp.add_argument("--since", required=True, help="ISO 8601 instant with offset, e.g. 2026-01-01T00:00:00+09:00")
     outbox_sub.add_parser("backlog")
+    sub.add_parser("parked", add_help=False, help="list, show, replay or discard parked events")
     for name in extra_commands:
         sub.add_parser(name, add_help=False)
     args = parser.parse_args(argv)

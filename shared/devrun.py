@@ -27,6 +27,7 @@ class LocalSystem:
     broker_port: int = 9092
     extra_env: dict[str, str] = field(default_factory=dict)
     web_workers: int = 1
+    worker_replicas: int = 1     # worker processes per service: "worker", "worker-2", …
     quiet: bool = False
     worker_metrics: bool = False  # workers serve /metrics on their web port + 1000
 
@@ -86,8 +87,12 @@ class LocalSystem:
             self.run_cmd(service, "migrate")
         self.run_cmd("decision", "seed", "--dev-users")
 
+    def worker_kinds(self) -> list[str]:
+        return ["worker"] + [f"worker-{i}" for i in range(2, self.worker_replicas + 1)]
+
     def start_process(self, service: str, kind: str) -> subprocess.Popen:
-        args = [sys.executable, "-m", f"services.{service}", kind]
+        """Start ``kind`` (``web``, ``worker`` or a further replica ``worker-2``…) of a service."""
+        args = [sys.executable, "-m", f"services.{service}", kind.split("-")[0]]
         if kind == "web":
             args += ["--workers", str(self.web_workers)]
         log = open(self.log_dir / f"{service}-{kind}.log", "ab")
@@ -104,14 +109,15 @@ class LocalSystem:
                                    f"set MODQ_{service.upper()}_PORT to another port")
         for service in SERVICES:
             self.start_process(service, "web")
-            self.start_process(service, "worker")
+            for kind in self.worker_kinds():
+                self.start_process(service, kind)
 
     def wait_healthy(self, timeout: float = 300.0, should_stop=lambda: False) -> None:
         deadline = time.monotonic() + timeout
         pending = set(SERVICES)
         while pending and time.monotonic() < deadline and not should_stop():
             for service in list(pending):
-                for kind in ("web", "worker"):
+                for kind in ("web", *self.worker_kinds()):
                     proc = self.procs.get((service, kind))
                     if proc is not None and proc.poll() is not None:
                         raise RuntimeError(f"{service} {kind} exited with {proc.returncode}; "

@@ -87,10 +87,20 @@ def backlog(db: Database, outbox_model) -> int:
                               .where(outbox_model.published_at.is_(None))) or 0
 
 
+# Held for one relay pass (a transaction) on PostgreSQL; the value only has to be unique
+# among the advisory locks taken in one service's database.
+RELAY_LOCK_KEY = 0x6D6F6471  # "modq"
+
+
 class OutboxRelay:
-    """Publishes unsent outbox rows in order; one relay per service database is enough,
-    several are safe (PostgreSQL rows are claimed with SKIP LOCKED; duplicates are dropped
-    by consumers' inboxes anyway)."""
+    """Publishes unsent outbox rows in order and marks them sent in the same transaction.
+
+    Every worker replica runs a relay. On PostgreSQL one pass at a time publishes (a
+    transaction-scoped advisory lock; the others skip their pass), so rows leave in ``seq``
+    order and none is published by two relays; the rows are also claimed FOR UPDATE SKIP
+    LOCKED. A relay that dies between publishing and committing leaves its rows unsent, and
+    the next pass publishes them again with the same ids: consumers' inboxes drop the copy,
+    so an event takes effect once. SQLite runs one worker per database."""
 
     def __init__(self, db: Database, outbox_model, producer, batch_size: int = 500,
                  poll_seconds: float = 0.1):
@@ -104,6 +114,9 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         with self.db.unit_of_work() as uow:
+            if not self.db.is_sqlite and not uow.session.scalar(
+                    sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}):
+                return 0  # another replica's relay is publishing; the next pass looks again
             query = (sa.select(self.model).where(self.model.published_at.is_(None))
                      .order_by(self.model.seq).limit(self.batch_size))
             if not self.db.is_sqlite:

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from shared.db import Database, migrate
-from shared.kafka import BrokerProbe, EventConsumer, make_producer
+from shared.db import Database, migrate, utcnow
+from shared.jobs import PeriodicJobMixin, claim_run
+from shared.kafka import BrokerProbe, EventConsumer, ParkingLot, make_producer
 from shared.outbox import OutboxRelay, backlog, replay
+from shared.parking import ParkedEventMixin, dead_letter_row, observe as observe_parked
 from shared.settings import ServiceSettings, env
 
 from prometheus_client import Gauge
@@ -51,6 +54,15 @@ def configure_logging(service: str) -> None:
     logging.getLogger("kafka").setLevel(logging.ERROR)
 
 
+def sibling_model(model: type, mixin: type) -> type | None:
+    """The mapped class built on ``mixin`` in the same declarative registry as ``model`` (a
+    service's parked events or periodic jobs beside its outbox); None if it has none."""
+    for mapper in model.registry.mappers:
+        if issubclass(mapper.class_, mixin):
+            return mapper.class_
+    return None
+
+
 @dataclass
 class Runtime:
     settings: ServiceSettings
@@ -58,6 +70,14 @@ class Runtime:
     outbox_model: type
     migrations_dir: Path
     _probe: BrokerProbe | None = field(default=None, repr=False)
+
+    @property
+    def parked_model(self) -> type | None:
+        return sibling_model(self.outbox_model, ParkedEventMixin)
+
+    @property
+    def jobs_model(self) -> type | None:
+        return sibling_model(self.outbox_model, PeriodicJobMixin)
 
     @classmethod
     def for_service(cls, service: str, outbox_model, migrations_dir: Path) -> "Runtime":
@@ -89,6 +109,7 @@ class Periodic:
     name: str
     every_seconds: float
     run: Callable[[], None]
+    once_across_replicas: bool = True  # False: every replica runs it (its own metrics)
 
 
 class Worker:
@@ -115,22 +136,40 @@ class Worker:
             client_id=f"{self.settings.service}-{group_id}", expected_types=expected_types,
             batch_size=batch_size or self.settings.consumer_batch_size,
             batch_ms=batch_ms or self.settings.consumer_batch_ms,
+            parking=ParkingLot(self.runtime.db, self.runtime.parked_model) if self.runtime.parked_model else None,
+            max_attempts=self.settings.consumer_max_attempts,
+            retry_backoff_ms=self.settings.consumer_retry_backoff_ms,
         )
         self.consumers.append(consumer)
         return consumer
 
-    def every(self, name: str, seconds: float, fn: Callable[[], None]) -> None:
-        self.periodics.append(Periodic(name, seconds, fn))
+    def dead_letter_parked(self, row) -> None:
+        dead_letter_row(self.producer, row)
+
+    def every(self, name: str, seconds: float, fn: Callable[[], None], once_across_replicas: bool = True) -> None:
+        self.periodics.append(Periodic(name, seconds, fn, once_across_replicas))
+
+    @property
+    def owner(self) -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     def _periodic_loop(self, job: Periodic) -> None:
-        while not self.stopping.wait(job.every_seconds):
+        jobs_model = self.runtime.jobs_model if job.once_across_replicas else None
+        # With a shared schedule, check four times per interval: the database decides who runs.
+        pause = max(0.05, job.every_seconds / 4) if jobs_model else job.every_seconds
+        every = dt.timedelta(seconds=job.every_seconds)
+        while not self.stopping.wait(pause):
             try:
+                if jobs_model and not claim_run(self.runtime.db, jobs_model, job.name, every, self.owner):
+                    continue
                 job.run()
             except Exception:
                 log.exception("periodic job %s failed", job.name)
 
     def _observe(self) -> None:
         OUTBOX_BACKLOG.set(self.runtime.outbox_backlog())
+        if self.runtime.parked_model:
+            observe_parked(self.runtime.db, self.runtime.parked_model, utcnow())
         for consumer in self.consumers:
             consumer.record_lag()
 
@@ -144,7 +183,7 @@ class Worker:
 
     def run(self) -> None:
         self.serve_metrics()
-        self.every("observe", 5.0, self._observe)
+        self.every("observe", 5.0, self._observe, once_across_replicas=False)
 
         def _stop(signum, _frame):
             log.info("signal %s: stopping", signum)

@@ -180,6 +180,9 @@ class ServiceSettings:
     outbox_poll_seconds: float = 0.1
     consumer_batch_size: int = 64
     consumer_batch_ms: int = 50
+    consumer_max_attempts: int = 3        # tries of one failing event before it is parked
+    consumer_retry_backoff_ms: int = 100  # doubled after each try
+    pending_max_seconds: float = 900.0    # how long an event may wait for its partner
 
     @classmethod
     def for_service(cls, service: str) -> "ServiceSettings":
@@ -194,6 +197,9 @@ class ServiceSettings:
             outbox_poll_seconds=env_float("MODQ_OUTBOX_POLL_SECONDS", 0.1),
             consumer_batch_size=env_int(f"MODQ_{upper}_BATCH_SIZE", 64),
             consumer_batch_ms=env_int(f"MODQ_{upper}_BATCH_MS", 50),
+            consumer_max_attempts=env_int("MODQ_CONSUMER_MAX_ATTEMPTS", 3),
+            consumer_retry_backoff_ms=env_int("MODQ_CONSUMER_RETRY_BACKOFF_MS", 100),
+            pending_max_seconds=env_float("MODQ_PENDING_MAX_SECONDS", 900.0),
         )
 
 

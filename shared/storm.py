@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="classifier checkpoint dir (default: the shipped model); 'tiny' builds a tiny random one")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per service (default 2)")
     p.add_argument("--web-threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    p.add_argument("--worker-replicas", type=int, default=None,
+                   help="worker processes per service, one consumer group (default 2 on PostgreSQL, 1 on SQLite)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the var dir (databases and logs)")
     return p.parse_args(argv)
@@ -461,7 +463,8 @@ def build_system(args, var_dir: Path, urls: dict[str, str]) -> StormSystem:
     if args.model:
         extra["MODQ_CLASSIFIER_MODEL"] = str(resolve_model(args.model, var_dir))
     return StormSystem(var_dir=var_dir, ports={s: free_port() for s in SERVICES}, broker_port=free_port(),
-                       extra_env=extra, web_workers=args.web_workers, quiet=True)
+                       extra_env=extra, web_workers=args.web_workers, quiet=True,
+                       worker_replicas=args.worker_replicas or (2 if args.database == "postgresql" else 1))
 
 
 def resolve_model(model: str, var_dir: Path) -> Path:

@@ -21,11 +21,12 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
+from shared.parking import hold_pending, resolve_pending, take_waiting
 from shared.pseudonyms import pseudonym
 from services.decision import auditlog, domain
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
-                                      Decision, Inbox, Outbox, PosterInquiry, PosterReply, User)
+                                      Decision, Inbox, Outbox, ParkedEvent, PosterInquiry, PosterReply, User)
 
 log = logging.getLogger(__name__)
 SOURCE = "/modq/decision"
@@ -201,15 +202,18 @@ def on_report_scored(session: Session, env: Envelope, now: dt.datetime | None = 
     return True
 
 
+SCORES_CONSUMER = "project-scores"
+
+
 def handle_events(db: Database, envelopes: list[Envelope]) -> None:
     from shared.events import ALERT, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 
     with db.unit_of_work() as uow:
-        deferred = []
         for env in envelopes:
             if env.type == REPORT_RECEIVED.name:
                 if claim_inbox(uow.session, Inbox, "project-reports", env):
                     on_report_received(uow.session, env)
+                    apply_waiting_scores(uow.session, env.data["report_id"])
             elif env.type == ALERT.name:
                 if claim_inbox(uow.session, Inbox, "alerts", env):
                     on_alert(uow.session, env)
@@ -219,18 +223,36 @@ def handle_events(db: Database, envelopes: list[Envelope]) -> None:
             elif env.type == POSTER_REPLY.name:
                 if claim_inbox(uow.session, Inbox, "poster-replies", env):
                     on_poster_reply(uow.session, env)
-        for env in envelopes:
-            if env.type == REPORT_SCORED.name:
-                if uow.session.get(Inbox, ("project-scores", env.id)) is not None:
-                    continue
-                if on_report_scored(uow.session, env):
-                    claim_inbox(uow.session, Inbox, "project-scores", env)
-                else:
-                    deferred.append(env)
+        # A score that overtook its report (they travel on different topics) is held until the
+        # report arrives rather than holding up the partition.
+        early = [(env, f"report:{env.data['report_id']}") for env in envelopes
+                 if env.type == REPORT_SCORED.name and not apply_score(uow.session, env)]
+        hold_pending(uow.session, ParkedEvent, SCORES_CONSUMER, early)
         uow.commit()
-    if deferred:
-        # The score overtook its report (different topics): fail the batch so it is retried.
-        raise RuntimeError(f"{len(deferred)} scores arrived before their reports; retrying")
+
+
+def apply_score(session: Session, env: Envelope) -> bool:
+    """Apply a score once (True if applied now or before); False while its report is unknown."""
+    if session.get(Inbox, (SCORES_CONSUMER, env.id)) is not None:
+        return True
+    if not on_report_scored(session, env):
+        return False
+    claim_inbox(session, Inbox, SCORES_CONSUMER, env)
+    return True
+
+
+def apply_waiting_scores(session: Session, report_id: str) -> None:
+    """Scores held for this report, applied in the report's transaction."""
+    for env in take_waiting(session, ParkedEvent, SCORES_CONSUMER, f"report:{report_id}"):
+        apply_score(session, env)
+
+
+def resolve_pending_scores(db: Database, max_wait: dt.timedelta, on_parked=None) -> dict:
+    """Apply held scores whose report arrived meanwhile (in a transaction that could not see
+    the held score); park those that waited longer than ``max_wait``."""
+    report_known = sa.exists().where(CaseReport.report_id == sa.func.substr(ParkedEvent.waiting_for,
+                                                                            len("report:") + 1))
+    return resolve_pending(db, ParkedEvent, SCORES_CONSUMER, apply_score, max_wait, on_parked, ready=report_known)
 
 
 def on_poster_reply(session: Session, env: Envelope) -> None:

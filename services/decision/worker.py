@@ -3,12 +3,14 @@
 the audit log's head, removes personal data past its retention period, and relays the outbox."""
 from __future__ import annotations
 
+import datetime as dt
+
 from shared.events import ALERT, APPEAL_SUBMITTED, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 from shared.runtime import Runtime, Worker
 from shared.settings import env_float
 from services.decision.auditlog import publish_head
 from services.decision.retention import apply_retention
-from services.decision.service import handle_events, refresh_clocks
+from services.decision.service import handle_events, refresh_clocks, resolve_pending_scores
 from services.decision.audit.service import handle_appeal_events
 
 
@@ -28,4 +30,8 @@ def build_worker(runtime: Runtime) -> Worker:
     # The audit log's head leaves the database regularly (services/decision/auditlog.py).
     worker.every("publish-audit-head", env_float("MODQ_AUDIT_HEAD_SECONDS", 60.0), lambda: publish_head(runtime.db))
     worker.every("retention", env_float("MODQ_RETENTION_CHECK_SECONDS", 3600.0), lambda: apply_retention(runtime.db))
+    # Scores held until their report arrives: applied on the next pass, parked after the wait.
+    max_wait = dt.timedelta(seconds=runtime.settings.pending_max_seconds)
+    worker.every("pending-scores", 10.0,
+                 lambda: resolve_pending_scores(runtime.db, max_wait, on_parked=worker.dead_letter_parked))
     return worker

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
+from shared.jobs import PeriodicJobMixin
 from shared.outbox import InboxMixin, OutboxMixin
+from shared.parking import ParkedEventMixin
 
 
 class Base(DeclarativeBase):
@@ -21,6 +23,14 @@ class Outbox(OutboxMixin, Base):
 
 class Inbox(InboxMixin, Base):
     pass
+
+
+class ParkedEvent(ParkedEventMixin, Base):
+    """Events this service's consumers parked or hold pending (shared/parking.py)."""
+
+
+class PeriodicJob(PeriodicJobMixin, Base):
+    """When each periodic job may next run, shared by the worker replicas (shared/jobs.py)."""
 
 
 class TrackedRequest(Base):

@@ -1,11 +1,14 @@
-"""Fault suite: the running system (four services as processes, embedded broker, PostgreSQL
-when reachable) under a steady stream of reports and decisions, with faults injected in turn:
-kill -9 of each service, a broker restart that loses all its data (recovered by outbox replay),
-and PostgreSQL stopped for 20 s. After each fault: every accepted report is scored exactly once
+"""Fault suite: the running system (four services, each with two worker replicas and two web
+processes, four partitions per topic keyed by case, embedded broker, PostgreSQL when reachable)
+under a steady stream of reports and decisions, with faults injected in turn: kill -9 of one of
+the two worker replicas of each service, kill -9 of each whole service, a poison event (valid,
+but the projection can never apply it: parked, dead-lettered, the stream goes on), a broker
+restart that loses all its data (recovered by outbox replay), and PostgreSQL stopped for 20 s. After each fault: every accepted report is scored exactly once
 in effect, every decision has its notices, no notice id repeats with different content, every
 deletion request has its acknowledgement. Prints a table of the figures."""
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
@@ -119,15 +122,25 @@ def check_invariants(system: LocalSystem, urls: dict, stream: Stream, timeout: f
         lost_scores = set(expected) - scores
         lost_acks = requests_ - acks
         lost_n4 = set(decided.values()) - n4
-        if not (lost_scores or lost_acks or lost_n4) or time.monotonic() > deadline:
+        projected = {r[0] for r in db_rows(urls["decision"], "SELECT report_id FROM case_reports "
+                                                             "WHERE score IS NOT NULL")}
+        lost_projection = set(expected) - projected  # every report scored on its case
+        if not (lost_scores or lost_acks or lost_n4 or lost_projection) or time.monotonic() > deadline:
             break
         time.sleep(1.0)
     per_report = db_rows(urls["decision"], "SELECT report_id, count(*) FROM case_reports GROUP BY report_id")
     dup_notices = db_rows(urls["notifier"], "SELECT notice_type, coalesce(request_id, decision_id), count(*) FROM notices "
                                             "GROUP BY notice_type, coalesce(request_id, decision_id) HAVING count(*) > 1")
-    return {"in_flight": len(expected), "lost": len(lost_scores) + len(lost_acks) + len(lost_n4),
-            "duplicated": sum(1 for _, c in per_report if c > 1) + len(dup_notices),
-            "lost_detail": (sorted(lost_scores)[:3], sorted(lost_acks)[:3], sorted(lost_n4)[:3])}
+    # The same report.received applied twice would leave two audit entries for one report.
+    dup_effects = db_rows(urls["decision"], "SELECT payload FROM audit_events WHERE event_type = 'report.received'")
+    applied = collections.Counter(json.loads(p)["report_id"] if isinstance(p, str) else p["report_id"]
+                                  for (p,) in dup_effects)
+    return {"in_flight": len(expected),
+            "lost": len(lost_scores) + len(lost_acks) + len(lost_n4) + len(lost_projection),
+            "duplicated": sum(1 for _, c in per_report if c > 1) + len(dup_notices)
+            + sum(1 for c in applied.values() if c > 1),
+            "lost_detail": (sorted(lost_scores)[:3], sorted(lost_acks)[:3], sorted(lost_n4)[:3],
+                            sorted(lost_projection)[:3])}
 
 
 def wait_flowing(system: LocalSystem, urls: dict, stream: Stream, started: float, timeout: float = 180.0) -> float:
@@ -156,7 +169,7 @@ def faulty_system(tiny_model, tmp_path_factory):
     env = {f"MODQ_{s.upper()}_DATABASE_URL": u for s, u in urls.items()}
     env.update({"MODQ_CLASSIFIER_MODEL": str(tiny_model), "MODQ_OUTBOX_POLL_SECONDS": "0.05"})
     system = LocalSystem(var_dir=tmp_path_factory.mktemp("faults"), ports={s: free_port() for s in SERVICES},
-                         broker_port=free_port(), extra_env=env, quiet=True)
+                         broker_port=free_port(), extra_env=env, quiet=True, web_workers=2, worker_replicas=2)
     try:
         system.start()
         yield system, urls
@@ -168,11 +181,48 @@ def faulty_system(tiny_model, tmp_path_factory):
 
 
 def kill_service(system: LocalSystem, service: str) -> None:
-    system.kill(service, "worker", signal.SIGKILL)
-    system.kill(service, "web", signal.SIGKILL)
+    for kind in ("web", *system.worker_kinds()):
+        system.kill(service, kind, signal.SIGKILL)
     time.sleep(1.0)
-    system.start_process(service, "web")
-    system.start_process(service, "worker")
+    for kind in ("web", *system.worker_kinds()):
+        system.start_process(service, kind)
+
+
+def kill_one_replica(system: LocalSystem, service: str) -> None:
+    """The other replica takes the partitions over; the killed one comes back afterwards."""
+    system.kill(service, "worker-2", signal.SIGKILL)
+    threading.Timer(10.0, system.start_process, args=(service, "worker-2")).start()
+
+
+def send_poison_event(system: LocalSystem, urls: dict) -> str:
+    """A well-formed report.received the decision projection can never apply: a second case id
+    for a post that already has a case. It must be parked, not retried for ever."""
+    from kafka import KafkaProducer
+
+    from shared.events import REPORT_RECEIVED, make_event
+
+    post_id, case_id = db_rows(urls["decision"], "SELECT post_id, id FROM cases LIMIT 1")[0]
+    body = report_body("report", post_id=post_id)
+    poison = make_event(REPORT_RECEIVED, source="/faults", subject=f"poison-{uuid.uuid4().hex[:8]}", data={
+        "report_id": str(uuid.uuid4()), "case_id": f"poison-{uuid.uuid4().hex[:8]}", "kind": "report",
+        "treated_as": "report", "received_at": dt.datetime.now(dt.timezone.utc).isoformat(), "deadline_at": None,
+        "post": body["post"], "reporter": body["reporter"], "reason": body["reason"]})
+    topic = system.env().get("MODQ_TOPIC_REPORTS_RECEIVED", REPORT_RECEIVED.topic)
+    producer = KafkaProducer(bootstrap_servers=system.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer.send(topic, key=case_id.encode(), value=poison.to_json()).get(timeout=30)  # beside live events
+    producer.close()
+    return poison.id
+
+
+def wait_parked(urls: dict, event_id: str, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = db_rows(urls["decision"], f"SELECT attempts FROM parked_events WHERE state = 'parked' "
+                                         f"AND event_id = '{event_id}'")
+        if rows:
+            return rows[0][0]
+        time.sleep(0.5)
+    raise AssertionError("the poison event was not parked")
 
 
 def restart_broker(system: LocalSystem, since: dt.datetime) -> None:
@@ -200,7 +250,11 @@ def test_faults_lose_nothing_and_duplicate_nothing(faulty_system):
     system, urls = faulty_system
     began = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     stream = Stream(system).start()
-    faults = [(f"kill -9 {s}", lambda s=s: kill_service(system, s)) for s in SERVICES]
+    poison: dict[str, str] = {}
+    faults = [(f"kill -9 one of two {s} workers", lambda s=s: kill_one_replica(system, s)) for s in SERVICES]
+    faults += [(f"kill -9 {s} (web and both workers)", lambda s=s: kill_service(system, s)) for s in SERVICES]
+    faults.append(("poison event (parked, dead-lettered)",
+                   lambda: poison.setdefault("id", send_poison_event(system, urls))))
     faults.append(("broker restart (data lost) + outbox replay", lambda: restart_broker(system, began)))
     if PG and pg_cluster() and os.geteuid() == 0 and not os.environ.get("MODQ_FAULTS_SKIP_PG_STOP"):
         faults.append(("PostgreSQL stopped 20 s", lambda: stop_postgres_for(20)))
@@ -213,6 +267,8 @@ def test_faults_lose_nothing_and_duplicate_nothing(faulty_system):
             recovery = wait_flowing(system, urls, stream, started)
             time.sleep(2)
             figures = check_invariants(system, urls, stream)
+            if name.startswith("poison"):
+                figures["parked_attempts"] = wait_parked(urls, poison["id"])
             rows.append((name, figures["in_flight"], figures["lost"], figures["duplicated"], recovery, figures))
     finally:
         stream.stop()
@@ -226,3 +282,4 @@ def test_faults_lose_nothing_and_duplicate_nothing(faulty_system):
     assert all(r[3] == 0 for r in rows)
     assert final["lost"] == 0 and final["duplicated"] == 0
     assert len(stream.decided) > 0
+    assert [r[5].get("parked_attempts") for r in rows if r[0].startswith("poison")] == [3]

@@ -59,13 +59,25 @@ def test_reports_project_into_one_case_and_redelivery_changes_nothing(decision):
                         .where(AuditEvent.event_type == "report.scored")) == 1
 
 
-def test_score_before_its_report_is_retried_not_lost(decision):
+def test_score_before_its_report_is_held_then_applied_when_the_report_arrives(decision):
+    from services.decision.models import ParkedEvent
+
     a = received()
-    with pytest.raises(RuntimeError, match="before their reports"):
-        feed(decision, scored(a.data["report_id"]))
-    feed(decision, a, scored(a.data["report_id"]))
+    score = scored(a.data["report_id"])
+    feed(decision, score)  # no report yet: held, not an error that would stall the partition
+    feed(decision, score)  # redelivered while held: still one held row
+    with decision.db.sessions() as s:
+        held = s.scalars(sa.select(ParkedEvent)).all()
+        assert [(r.state, r.waiting_for, r.event_id) for r in held] == [
+            ("pending", f"report:{a.data['report_id']}", score.id)]
+        assert s.get(Case, "case-1") is None
+    feed(decision, a)  # the report alone: the held score is applied in its transaction
+    feed(decision, score)  # and a late copy of the score has no second effect
     with decision.db.sessions() as s:
         assert s.get(Case, "case-1").score == 0.9
+        assert s.scalar(sa.select(ParkedEvent.state)) == "applied"
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.event_type == "report.scored")) == 1
 
 
 def test_near_deadline_case_rises_to_the_top(decision):
