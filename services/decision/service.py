@@ -432,9 +432,10 @@ def _open_inquiry(session: Session, case: Case, decision: Decision, reports: lis
                   now: dt.datetime) -> None:
     """Track the inquiry the notifier is about to send (its INQ notice id is derived the same way),
     so its delivery receipt and the poster's reply can be matched to it."""
-    request_type = reports[0].request_type if reports else "ordinary"  # as the notifier counts the window
+    request_type = clock.inquiry_request_type(
+        (r.request_type, r.right_infringed) for r in reports if r.treated_as == "deletion_request")
     session.add(PosterInquiry(decision_id=decision.id, case_id=case.id, notice_id=stable_id("notice", "INQ", decision.id),
-                              request_type=request_type or "ordinary", sent_at=now, outcome="waiting"))
+                              request_type=request_type, sent_at=now, outcome="waiting"))
     case.ready_to_decide_at = None
 
 
@@ -463,11 +464,18 @@ def decision_event(session: Session, case: Case, decision: Decision, reports: li
         "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
         "suspension_permanent": decision.suspension_permanent,
         "delay_item": decision.delay_item,
-        "inquiry_days": None, "decided_at": decision.decided_at.isoformat(), "decided_by": user.pseudonym,
+        "inquiry_days": _inquiry_days(session, decision), "decided_at": decision.decided_at.isoformat(), "decided_by": user.pseudonym,
         "decided_by_role": user.role, "ai_assisted": decision.ai_assisted, "model_version": decision.model_version,
         "score": decision.score, "post": case.post, "poster": {"id": case.author_id},
         "requests": requests, "reverses": decision.reverses,
     })
+
+
+def _inquiry_days(session: Session, decision: Decision) -> int | None:
+    """The poster's reply window, decided once here and carried in the event (the notifier
+    counts it from delivery and reports the end back)."""
+    inquiry = session.get(PosterInquiry, decision.id) if decision.action == "poster_inquiry" else None
+    return clock.inquiry_days(inquiry.request_type) if inquiry is not None else None
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -548,16 +556,28 @@ def queue_counts_query(now: dt.datetime) -> sa.Select:
 
 # --- poster inquiries and replies (§3(2)(ii)) -------------------------------------------
 
-def _start_reply_window(inquiry: PosterInquiry, case: Case, delivered_at: dt.datetime,
-                        window_ends_at: dt.datetime | None = None) -> None:
-    """The window runs from delivery (7 or 2 days); without an objection the case is ready to
-    decide from the instant after it ends. The notifier's count is used when it sent one."""
-    if inquiry.delivered_at is not None:
-        return
+def _start_reply_window(session: Session, inquiry: PosterInquiry, case: Case, delivered_at: dt.datetime,
+                        window_ends_at: dt.datetime) -> None:
+    """The window runs from delivery, as the notifier counted it; replies that came before
+    the delivery event are judged now. Without an objection in time the case is ready to
+    decide from the instant after the window ends."""
     inquiry.delivered_at = delivered_at
-    inquiry.window_ends_at = window_ends_at or clock.inquiry_deadline(delivered_at, inquiry.request_type)
+    inquiry.window_ends_at = window_ends_at
+    inquiry.outcome = "waiting"
+    for reply in session.scalars(sa.select(PosterReply).where(PosterReply.decision_id == inquiry.decision_id)):
+        reply.late = reply.received_at > window_ends_at
+        if reply.objection and not reply.late:
+            inquiry.outcome = "objected"
     if inquiry.outcome == "waiting" and case.status == "open":
         case.ready_to_decide_at = inquiry.window_ends_at + dt.timedelta(microseconds=1)
+    elif inquiry.outcome == "objected":
+        case.ready_to_decide_at = None
+
+
+def _reply_window_end(inquiry: PosterInquiry, delivered_at: dt.datetime) -> dt.datetime:
+    """The window a reply is judged against: the notifier's, once delivery is known; before
+    that, the same count (shared.clock) from the delivery time the SNS states."""
+    return inquiry.window_ends_at or clock.inquiry_deadline(delivered_at, inquiry.request_type)
 
 
 def on_inquiry_delivered(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
@@ -571,7 +591,8 @@ def on_inquiry_delivered(session: Session, env: Envelope, now: dt.datetime | Non
     if inquiry.delivered_at is not None:
         return
     case = session.get(Case, inquiry.case_id)
-    _start_reply_window(inquiry, case, clock.parse_instant(data["delivered_at"]),
+    session.flush()
+    _start_reply_window(session, inquiry, case, clock.parse_instant(data["delivered_at"]),
                         clock.parse_instant(data["reply_deadline_at"]))
     append_audit(session, case_id=case.id, event_type="inquiry.delivered", actor="system:notifier",
                  payload={"decision_id": inquiry.decision_id, "delivered_at": data["delivered_at"],
@@ -600,8 +621,8 @@ def record_poster_reply(session: Session, data: dict, *, reply_id: str, actor: s
     if received_at < delivered_at:
         raise DecisionRefused("回答日時が照会の到達より前です（received_at before delivered_at）", "received_at",
                               status=422)
-    _start_reply_window(inquiry, case, delivered_at)
-    late = received_at > inquiry.window_ends_at
+    window_ends_at = _reply_window_end(inquiry, delivered_at)
+    late = received_at > window_ends_at
     reply = PosterReply(id=reply_id, case_id=case.id, decision_id=inquiry.decision_id, poster_id=data["poster_id"],
                         objection=bool(data["objection"]), text=(data.get("text") or "").strip(),
                         received_at=received_at, delivered_at=delivered_at, late=late, recorded_at=now)
@@ -613,7 +634,7 @@ def record_poster_reply(session: Session, data: dict, *, reply_id: str, actor: s
     append_audit(session, case_id=case.id, event_type=event_type, actor=actor, at=now, payload={
         "reply_id": reply_id, "decision_id": inquiry.decision_id, "objection": reply.objection, "late": late,
         "received_at": received_at.isoformat(), "delivered_at": delivered_at.isoformat(),
-        "window_ends_at": inquiry.window_ends_at.isoformat()})
+        "window_ends_at": window_ends_at.isoformat(), "window_from_delivery_event": inquiry.delivered_at is not None})
     session.flush()
     return reply
 
@@ -635,7 +656,7 @@ def submit_poster_reply(db: Database, data: dict, *, reply_id: str | None,
     """Record a reply; gives it with the end of its reply window."""
     with db.unit_of_work() as uow:
         reply = record_poster_reply(uow.session, data, reply_id=reply_id or str(uuid.uuid4()), actor=actor)
-        window_ends_at = uow.session.get(PosterInquiry, reply.decision_id).window_ends_at
+        window_ends_at = _reply_window_end(uow.session.get(PosterInquiry, reply.decision_id), reply.delivered_at)
         uow.commit()
         return reply, window_ends_at
 

@@ -24,7 +24,6 @@ from services.notifier.models import Inbox, TrackedRequest
 log = logging.getLogger(__name__)
 
 MEASURES_TAKEN = ("remove", "hide", "suspend_account")
-SHORT_INQUIRY_TYPES = ("election", "av_performer")
 
 # §26 exceptions named in an N4 instead of a criteria clause.
 EXCEPTION_TEXT = {
@@ -176,9 +175,9 @@ def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
 
 
 def _inquiry_request_type(refs: list[dict]) -> str:
-    """The 2-day window only when every request allows it; otherwise the poster gets 7 days."""
-    types = {r.get("request_type") or "ordinary" for r in refs}
-    return types.pop() if len(types) == 1 and types <= set(SHORT_INQUIRY_TYPES) else "ordinary"
+    """The 2-day window only when every request allows it (the rule lives in shared.clock; the
+    decision service applies the same one and carries the days in the event)."""
+    return clock.inquiry_request_type((r.get("request_type"), r.get("right_infringed")) for r in refs)
 
 
 def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
