@@ -188,7 +188,7 @@ def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
     issue(session, notice_type="N4", notice_id=notice_id, case_id=d["case_id"], recipient=d["poster"],
           decision_id=d["decision_id"], now=now, fields={
               "measure": d["measure"], "decided_at": d["decided_at"], "post_id": d["post"]["id"],
-              "post_url": d["post"]["url"],
+              "post_url": d["post"]["url"], "post_text": d["post"].get("text"),
               "clause": d.get("clause"), "exception_code": d.get("exception_code"),
               "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
               "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),

@@ -1,0 +1,44 @@
+"""Notifier rules read clause by clause: §27(ii) only for 同様の情報, the §25(1) proviso only
+for 同一の内容の申出, and notice states that are what they say (§25(2), delivery, reach).
+SQLite and PostgreSQL."""
+import datetime as dt
+
+import pytest
+
+from services.notifier.models import TrackedRequest
+from tests.helpers import report_body
+from tests.integration.test_notifier_rules import all_notices, exceptions, notifier  # noqa: F401 (fixture)
+from tests.integration.test_notifier_service import decision_event, feed
+
+UTC = dt.timezone.utc
+
+
+def on_post(post_id, text, author="u-poster"):
+    post = {**report_body(post_id=post_id)["post"], "text": text, "author_id": author}
+    return {"post": post, "poster": {"id": author}}
+
+
+def n4s(runtime):
+    return [n for n in all_notices(runtime) if n.notice_type == "N4"]
+
+
+# --- §27(ii): 同様の情報 ------------------------------------------------------------------------
+
+def test_a_second_different_post_of_the_same_poster_gets_its_own_n4(notifier):
+    feed(notifier, decision_event([], **on_post("p-1", "店長は横領している")))
+    feed(notifier, decision_event([], **on_post("p-2", "あの会社の製品は毒が入っている")))
+    assert len(n4s(notifier)) == 2 and not exceptions(notifier)
+
+
+def test_a_near_identical_copy_on_another_post_is_27_ii(notifier):
+    feed(notifier, decision_event([], **on_post("p-1", "店長は横領している！")))
+    feed(notifier, decision_event([], **on_post("p-2", "店長は 横領 している!!")))
+    assert len(n4s(notifier)) == 1
+    (exc,) = exceptions(notifier)
+    assert exc.reason_code == "already_notified_similar"
+
+
+def test_unknown_author_is_never_one_person(notifier):
+    feed(notifier, decision_event([], **on_post("p-1", "同じ文面", author="unknown")))
+    feed(notifier, decision_event([], **on_post("p-1", "同じ文面", author="unknown")))
+    assert len(n4s(notifier)) == 2 and not exceptions(notifier)
