@@ -79,6 +79,19 @@ def inquiry_deadline(delivered_at: dt.datetime, request_type: str = "ordinary") 
     return period_end(delivered_at, inquiry_days(request_type))
 
 
+def criteria_notice_days() -> int:
+    """§26: criteria must be published at least this many days before a measure relies on them."""
+    return env_int("MODQ_CRITERIA_NOTICE_DAYS", 14)
+
+
+def criteria_in_force_from(published_at: dt.datetime) -> dt.datetime:
+    """The first instant at which criteria published at ``published_at`` may ground a measure:
+    the 14 days are whole days on the legal calendar, the day of publication not counted
+    (Civil Code §140) unless it was published at exactly 00:00. Published 06-01 10:00 JST →
+    06-02 to 06-15 → usable from 06-16 00:00 JST; published 06-01 00:00 → from 06-15 00:00."""
+    return period_end(published_at, criteria_notice_days()) + dt.timedelta(microseconds=1)
+
+
 def to_jst_iso(instant: dt.datetime) -> str:
     return instant.astimezone(legal_zone()).isoformat(timespec="seconds")
 

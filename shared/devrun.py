@@ -82,7 +82,7 @@ class LocalSystem:
                       names)
         for service in SERVICES:
             self.run_cmd(service, "migrate")
-        self.run_cmd("decision", "seed", "--dev-users")
+        self.run_cmd("decision", "seed", "--dev-users", "--backdate-criteria")
 
     def start_process(self, service: str, kind: str) -> subprocess.Popen:
         args = [sys.executable, "-m", f"services.{service}", kind]

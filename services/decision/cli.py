@@ -14,9 +14,12 @@ def seed(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m services.decision seed")
     parser.add_argument("--dev-users", action="store_true")
+    parser.add_argument("--backdate-criteria", action="store_true",
+                        help="development data: date the starter criteria back so they apply at once "
+                             "(the public page says the date is not real)")
     args = parser.parse_args(argv)
     runtime = make_runtime()
-    seed_starter_criteria(runtime.db)
+    seed_starter_criteria(runtime.db, backdate=args.backdate_criteria)
     if args.dev_users:
         provision_dev_users(runtime.db)
     print("decision: criteria seeded" + (", development users provisioned" if args.dev_users else ""))

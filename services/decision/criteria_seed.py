@@ -1,7 +1,9 @@
 """The starter catalogue of deletion criteria (送信防止措置の実施に関する基準, §26).
 
-Operators replace it with their own published criteria through the admin page; this version
-is what a fresh installation publishes, dated so that it is in force from the start.
+Operators replace it with their own published criteria through the admin page. A fresh
+installation publishes this version when it is seeded: it governs measures only 14 days later
+(§26). Development and test data may date it back (``backdate=True``) so that it applies at
+once; the version is then marked, and the public page says that the date is not real.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from shared.db import Database, utcnow
 from services.decision.models import Clause, CriteriaVersion
 
 STARTER_VERSION = "2025.1"
-STARTER_PUBLISHED_AT = dt.datetime(2025, 3, 31, 15, 0, tzinfo=dt.timezone.utc)  # 2025-04-01 00:00 JST
+# Development data only (backdate=True): 2025-04-01 00:00 JST, when the Act came into force.
+BACKDATED_PUBLISHED_AT = dt.datetime(2025, 3, 31, 15, 0, tzinfo=dt.timezone.utc)
 
 ALL_ROUTES = ["request", "report", "own_detection"]
 
@@ -80,14 +83,17 @@ STARTER_CLAUSES = [
 ]
 
 
-def seed_starter_criteria(db: Database) -> None:
+def seed_starter_criteria(db: Database, *, backdate: bool = False, now: dt.datetime | None = None) -> None:
+    """Publish the starter criteria once: dated now, or, for development data, back to
+    BACKDATED_PUBLISHED_AT with the version marked as backdated."""
     with db.unit_of_work() as uow:
         if uow.session.scalar(sa.select(sa.func.count()).select_from(CriteriaVersion)):
             return
-        uow.session.add(CriteriaVersion(version=STARTER_VERSION, status="published",
-                                        published_at=STARTER_PUBLISHED_AT, created_at=utcnow(),
+        published_at = BACKDATED_PUBLISHED_AT if backdate else (now or utcnow())
+        uow.session.add(CriteriaVersion(version=STARTER_VERSION, status="published", backdated=backdate,
+                                        published_at=published_at, created_at=now or utcnow(),
                                         note="初版（スターター基準）"))
         uow.session.flush()
         for clause in STARTER_CLAUSES:
-            uow.session.add(Clause(version=STARTER_VERSION, routes=ALL_ROUTES, **clause))
+            uow.session.add(Clause(version=STARTER_VERSION, **{"routes": ALL_ROUTES, **clause}))
         uow.commit()

@@ -23,6 +23,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from shared import clock
+
 SEVERITY = {
     "threat": 1.0,
     "privacy": 0.9,
@@ -48,6 +50,7 @@ EXCEPTION_CODES = {
 DELAY_ITEMS = {"i": "発信者への意見照会を行うため", "ii": "侵害情報調査専門員による調査を行うため",
                "iii": "その他やむを得ない理由"}
 
+# A bound for SQL pre-filters only; the §26 count itself is shared.clock.criteria_in_force_from.
 CRITERIA_MIN_AGE = dt.timedelta(days=14)
 
 # A report.received event without a reporter is the operator's own detection (§28 route).
@@ -213,7 +216,8 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
 
 
 def criteria_in_force_since(published_at: dt.datetime | None, now: dt.datetime) -> bool:
-    return published_at is not None and published_at <= now - CRITERIA_MIN_AGE
+    """Published at least 14 whole JST calendar days before ``now`` (shared.clock owns the count)."""
+    return published_at is not None and clock.criteria_in_force_from(published_at) <= now
 
 
 # --- the hash chain -------------------------------------------------------------------

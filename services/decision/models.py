@@ -142,6 +142,9 @@ class CriteriaVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Development data only: published_at was set in the past so the criteria apply at once;
+    # the public page says so. Production criteria are dated when the operator publishes them.
+    backdated: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
 
 
 class Clause(Base):

@@ -299,18 +299,25 @@ def refresh_clocks(db: Database, now: dt.datetime | None = None) -> int:
 
 # --- criteria (§26) ---------------------------------------------------------------------
 
-def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Clause:
-    """The clause as worded in the newest version published at least 14 days ago."""
-    version = session.scalar(
+def newest_version_in_force(session: Session, now: dt.datetime) -> CriteriaVersion | None:
+    """The newest published version whose 14 days (JST calendar days, §26) have passed."""
+    candidates = session.scalars(
         sa.select(CriteriaVersion).where(CriteriaVersion.status == "published",
                                          CriteriaVersion.published_at <= now - domain.CRITERIA_MIN_AGE)
-        .order_by(CriteriaVersion.published_at.desc()).limit(1))
+        .order_by(CriteriaVersion.published_at.desc()))
+    return next((v for v in candidates if domain.criteria_in_force_since(v.published_at, now)), None)
+
+
+def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Clause:
+    """The clause as worded in the newest version published at least 14 days ago."""
+    version = newest_version_in_force(session, now)
     if version is None:
         raise DecisionRefused("公表から14日を経過した削除基準がありません（no criteria in force for 14 days）", "clause_id")
     clause = session.get(Clause, (version.version, clause_id))
     if clause is None:
         newer = session.scalar(sa.select(Clause).join(CriteriaVersion).where(
-            Clause.clause_id == clause_id, CriteriaVersion.published_at > now - domain.CRITERIA_MIN_AGE))
+            Clause.clause_id == clause_id, CriteriaVersion.status == "published",
+            CriteriaVersion.published_at > version.published_at).limit(1))
         if newer is not None:
             raise DecisionRefused(f"条項 {clause_id} は公表から14日を経過していません（§26: not in force yet）", "clause_id")
         raise DecisionRefused(f"条項 {clause_id} は施行中の削除基準にありません（unknown clause）", "clause_id")
@@ -318,10 +325,7 @@ def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Claus
 
 
 def criteria_in_force(session: Session, now: dt.datetime) -> tuple[CriteriaVersion | None, list[Clause]]:
-    version = session.scalar(
-        sa.select(CriteriaVersion).where(CriteriaVersion.status == "published",
-                                         CriteriaVersion.published_at <= now - domain.CRITERIA_MIN_AGE)
-        .order_by(CriteriaVersion.published_at.desc()).limit(1))
+    version = newest_version_in_force(session, now)
     if version is None:
         return None, []
     clauses = session.scalars(sa.select(Clause).where(Clause.version == version.version)
@@ -682,7 +686,7 @@ def criteria_versions(session: Session, now: dt.datetime) -> dict:
 
 
 def in_force_from(version: CriteriaVersion) -> dt.datetime | None:
-    return version.published_at + domain.CRITERIA_MIN_AGE if version.published_at else None
+    return clock.criteria_in_force_from(version.published_at) if version.published_at else None
 
 
 def draft_criteria_version(session: Session, new_version: str, actor: str, note: str | None = None,

@@ -293,7 +293,7 @@ def criteria_edit(version):
         clauses = _clauses(session, version)
     return render_template("criteria_edit.html", shown=shown, clauses=clauses, routes=domain.CLAUSE_ROUTES,
                            measures=("remove", "hide", "suspend_account"),
-                           in_force_if_published_now=now + domain.CRITERIA_MIN_AGE,
+                           in_force_if_published_now=clock.criteria_in_force_from(now),
                            in_force_from=service.in_force_from)
 
 
