@@ -215,6 +215,24 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
             "covers_suspension": covers_suspension, "examples": examples}
 
 
+def report_route(treated_as: str, reporter_id: str | None) -> str:
+    """The §28 route a report came by: a §22 request, a user report, or own detection."""
+    if treated_as == "deletion_request":
+        return "request"
+    return "own_detection" if reporter_id == OWN_DETECTION_REPORTER["id"] else "report"
+
+
+def check_clause_applies(clause_id: str, measures: list, routes: list, action: str, case_routes: set) -> None:
+    """A clause grounds only the measures it names, and only for the routes it covers (§26:
+    criteria specific per route and per measure)."""
+    if action not in (measures or []):
+        raise DecisionRefused(f"条項 {clause_id} はこの措置（{action}）を定めていません"
+                              f"（clause allows only {sorted(measures or [])}）", "clause_id", status=422)
+    if case_routes and not case_routes & set(routes or []):
+        raise DecisionRefused(f"条項 {clause_id} はこの案件の経路（{'、'.join(sorted(case_routes))}）に適用されません"
+                              f"（clause covers routes {sorted(routes or [])}）", "clause_id", status=422)
+
+
 def criteria_in_force_since(published_at: dt.datetime | None, now: dt.datetime) -> bool:
     """Published at least 14 whole JST calendar days before ``now`` (shared.clock owns the count)."""
     return published_at is not None and clock.criteria_in_force_from(published_at) <= now

@@ -392,6 +392,9 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         clause = clause_in_force(session, data.clause_id, now) if data.clause_id else None
         if clause and data.action == "suspend_account" and not clause.covers_suspension:
             raise DecisionRefused(f"条項 {clause.clause_id} はアカウント停止を定めていません", "clause_id")
+        if clause:
+            domain.check_clause_applies(clause.clause_id, clause.measures, clause.routes, data.action,
+                                        _case_routes(session, case.id))
         final = data.action in domain.MEASURES
         decision = Decision(
             id=str(uuid.uuid4()), case_id=case.id, action=data.action, final=final,
@@ -430,6 +433,14 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         uow.commit()
     forget_cached_counts()  # whoever decided sees the counters move at once
     return decision
+
+
+def _case_routes(session: Session, case_id: str) -> set[str]:
+    """The routes of the reports still open on a case (all of them, if every one is resolved)."""
+    rows = session.execute(sa.select(CaseReport.treated_as, CaseReport.reporter_id, CaseReport.status)
+                           .where(CaseReport.case_id == case_id).distinct()).all()
+    open_rows = [r for r in rows if r.status != "resolved"] or rows
+    return {domain.report_route(r.treated_as, r.reporter_id) for r in open_rows}
 
 
 def _open_inquiry(session: Session, case: Case, decision: Decision, reports: list[CaseReport],

@@ -80,3 +80,77 @@ def test_a_clause_is_refused_until_its_14_calendar_days_have_passed(fresh_instal
         with pytest.raises(DecisionRefused):
             service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 15, 23, 59, 59, tzinfo=JST))
         assert service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 16, 0, 0, tzinfo=JST)).clause_id == "D-1"
+
+
+# --- a clause's measures and routes bind -----------------------------------------------------
+
+def own_detection(case_id):
+    now = dt.datetime.now(UTC)
+    return make_event(REPORT_RECEIVED, source="/t", subject=case_id, data={
+        "report_id": str(uuid.uuid4()), "case_id": case_id, "kind": "report", "treated_as": "report",
+        "received_at": now.isoformat(), "reporter": None, "reason": "自動検知",
+        "post": {"id": f"p-{case_id}", "url": "https://sns.example.jp/posts/9", "author_id": "u-poster",
+                 "text": "x", "posted_at": now.isoformat()}})
+
+
+@pytest.fixture
+def hide_only_clause(decision):
+    """A clause in force that allows hiding only, and only on requests."""
+    with decision.db.unit_of_work() as uow:
+        service.draft_criteria_version(uow.session, "2026.1", "admin")
+        service.save_clause(uow.session, "2026.1", "V-1", {
+            "title": "非表示のみ", "text": "申出に基づき非表示にします。", "routes": ["request"], "measures": ["hide"]},
+            "admin")
+        service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=20))
+        uow.commit()
+    return "V-1"
+
+
+@pytest.mark.parametrize("action", ["remove", "hide"])
+def test_a_clause_grounds_only_its_measures_and_routes(decision, hide_only_clause, action):
+    from services.decision.app import create_app
+    from tests.integration.test_decision_http import basic
+
+    service.handle_events(decision.db, [parse_event(own_detection("c-own").to_json())])
+    app = create_app(decision)
+    app.config.update(TESTING=True)
+    response = app.test_client().post("/v1/cases/c-own/decisions", headers=basic("moderator"),
+                                      json={"measure": action, "clause_id": hide_only_clause, "reason": "x"})
+    assert response.status_code == 422, response.get_json()
+    assert "clause_id" in str(response.get_json())
+
+
+def test_a_clause_applies_on_its_own_route_and_measure(decision, hide_only_clause):
+    from tests.integration.test_decision_http import open_case
+
+    open_case(decision, case_id="c-req")
+    with pytest.raises(DecisionRefused) as refused:
+        service.record_decision(decision.db, "c-req", moderator(decision),
+                                DecisionInput(action="remove", reason="x", clause_id=hide_only_clause))
+    assert refused.value.status == 422
+    decided = service.record_decision(decision.db, "c-req", moderator(decision),
+                                      DecisionInput(action="hide", reason="x", clause_id=hide_only_clause))
+    assert decided.clause_id == "V-1"
+
+
+# --- the starter catalogue ----------------------------------------------------------------------
+
+def test_the_starter_criteria_cover_every_right_the_form_offers():
+    from services.decision.criteria_seed import RIGHT_CATEGORIES
+    from services.intake.forms import RIGHTS
+
+    categories = {c["category"] for c in STARTER_CLAUSES}
+    offered = [value for value, _ in RIGHTS if value != "その他"]
+    assert set(offered) <= set(RIGHT_CATEGORIES)
+    assert {RIGHT_CATEGORIES[r] for r in offered} <= categories
+    assert {"copyright", "portrait", "trademark", "csam", "drugs", "fraud", "suicide"} <= categories
+
+
+def test_every_suspension_clause_says_when_and_for_how_long():
+    import re
+
+    suspending = [c for c in STARTER_CLAUSES if c["covers_suspension"]]
+    assert suspending
+    for clause in suspending:
+        assert re.search(r"\d+回|1回目", clause["text"]), clause["clause_id"]
+        assert re.search(r"\d+日間|無期限", clause["text"]), clause["clause_id"]
