@@ -1,7 +1,8 @@
 """When the law excuses a notice, and the exception recorded instead (counted for §28).
 
-- §25(1) proviso: the same requester already filed the same request (``is_repeat``): no
-  final notice for the repeat; linked to the earlier request's final notice.
+- §25(1) proviso: the same requester already filed the same request (同一の内容: the same
+  post and the same right; intake sets ``is_repeat``): no final notice for the repeat; linked
+  to the earlier request's final notice. Its ACK says so instead of promising one.
 - §27(i): a measure on the operator's own post (``exception_code == "own_post"``).
 - §27(ii): the poster was already told about similar content (同様の情報) for the same
   reason. Rule: an N4 to the same poster, for the same kind of measure under the same
@@ -72,16 +73,24 @@ def apply_repeat_proviso(session: Session, tracked: TrackedRequest, now: dt.date
 
 
 def earlier_request(session: Session, tracked: TrackedRequest) -> TrackedRequest | None:
-    """The first non-repeat request by the same requester about the same post."""
+    """The first non-repeat request by the same requester about the same post for the same
+    right (同一の内容; a request that does not say its right matches any)."""
     if not tracked.requester_id or not tracked.post_id:
         return None
     session.flush()  # requests tracked earlier in this batch must be visible to the query
-    return session.scalars(
+    candidates = session.scalars(
         sa.select(TrackedRequest)
         .where(TrackedRequest.requester_id == tracked.requester_id, TrackedRequest.post_id == tracked.post_id,
                TrackedRequest.report_id != tracked.report_id, TrackedRequest.is_repeat.is_(False),
                TrackedRequest.received_at <= tracked.received_at)
-        .order_by(TrackedRequest.received_at).limit(1)).first()
+        .order_by(TrackedRequest.received_at))
+    key = same_request_key(tracked.right_infringed)
+    return next((c for c in candidates if not key or not c.right_infringed
+                 or same_request_key(c.right_infringed) == key), None)
+
+
+def same_request_key(right_infringed: str | None) -> str:
+    return "".join(unicodedata.normalize("NFKC", right_infringed or "").split()).casefold()
 
 
 # --- §27 exceptions -------------------------------------------------------------------------

@@ -33,6 +33,10 @@ _env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "template
                    trim_blocks=True, lstrip_blocks=True)
 
 
+# Content a template shows only when it applies (absent in notices issued before it existed).
+OPTIONAL_FIELDS = {"is_repeat": False, "earlier_request_id": None}
+
+
 class MissingContent(ValueError):
     """Required content is absent; the notice is held."""
 
@@ -79,7 +83,7 @@ def render(notice_type: str, fields: dict, locale: str = "ja") -> tuple[str, str
     missing = missing_fields(notice_type, fields)
     if missing:
         raise MissingContent(", ".join(missing))
-    context = {**fields, "MEASURE_JA": MEASURE_JA, "MEASURE_EN": MEASURE_EN,
+    context = {**OPTIONAL_FIELDS, **fields, "MEASURE_JA": MEASURE_JA, "MEASURE_EN": MEASURE_EN,
                "DELAY_ITEM_JA": DELAY_ITEM_JA, "DELAY_ITEM_EN": DELAY_ITEM_EN}
     ja = _env.get_template(f"{notice_type}.ja.j2").render(**context).strip()
     en = _env.get_template(f"{notice_type}.en.j2").render(**context).strip() if locale == "en" else None

@@ -36,17 +36,18 @@ EXCEPTION_TEXT = {
 
 def track_request(session: Session, *, report_id: str, case_id: str, requester: dict, received_at: str,
                   deadline_at: str | None, request_type: str | None, is_repeat: bool,
-                  post_id: str | None) -> TrackedRequest:
+                  post_id: str | None, right_infringed: str | None = None) -> TrackedRequest:
     """The request's clock, created by whichever of its events arrives first (the request or
     a decision listing it: they travel on different topics)."""
     pending = session.info.setdefault("modq_pending_requests", {})
     tracked = pending.get(report_id) or session.get(TrackedRequest, report_id)
     if tracked is not None:
         tracked.post_id = tracked.post_id or post_id
+        tracked.right_infringed = tracked.right_infringed or right_infringed
         return tracked
     received = clock.parse_instant(received_at)
     tracked = TrackedRequest(report_id=report_id, case_id=case_id, requester=requester,
-                             requester_id=requester.get("id"), post_id=post_id,
+                             requester_id=requester.get("id"), post_id=post_id, right_infringed=right_infringed,
                              request_type=request_type or "ordinary", is_repeat=bool(is_repeat),
                              received_at=received, deadline_at=s25_deadline(report_id, received, deadline_at))
     session.add(tracked)
@@ -76,12 +77,16 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime) -> Non
     tracked = track_request(session, report_id=data["report_id"], case_id=data["case_id"],
                             requester=data["reporter"], received_at=data["received_at"],
                             deadline_at=data.get("deadline_at"), request_type=data.get("request_type"),
-                            is_repeat=data.get("is_repeat", False), post_id=data["post"]["id"])
+                            is_repeat=data.get("is_repeat", False), post_id=data["post"]["id"],
+                            right_infringed=data.get("right_infringed"))
+    # A repeat gets no N1/N2 of its own (§25(1) proviso): its ACK says so and names the earlier request.
+    earlier = exemptions.earlier_request(session, tracked) if tracked.is_repeat else None
     issue(session, notice_type="ACK", notice_id=stable_id("notice", "ACK", data["report_id"]), case_id=data["case_id"],
           recipient=data["reporter"], request_id=data["report_id"], now=now, fields={
               "request_id": data["report_id"], "received_at": data["received_at"],
               "received_at_text": clock.jst_text(tracked.received_at), "deadline_at": tracked.deadline_at.isoformat(),
-              "deadline_text": clock.jst_text(tracked.deadline_at)})
+              "deadline_text": clock.jst_text(tracked.deadline_at), "is_repeat": tracked.is_repeat,
+              "earlier_request_id": earlier.report_id if earlier else None})
     if tracked.is_repeat:
         exemptions.apply_repeat_proviso(session, tracked, now)
 
@@ -124,7 +129,7 @@ def _track_from_decision(session: Session, d: dict, ref: dict) -> TrackedRequest
     return track_request(session, report_id=ref["report_id"], case_id=d["case_id"], requester=ref["requester"],
                          received_at=ref["received_at"], deadline_at=ref.get("deadline_at"),
                          request_type=ref.get("request_type"), is_repeat=ref.get("is_repeat", False),
-                         post_id=d["post"]["id"])
+                         post_id=d["post"]["id"], right_infringed=ref.get("right_infringed"))
 
 
 def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.datetime) -> None:

@@ -42,3 +42,31 @@ def test_unknown_author_is_never_one_person(notifier):
     feed(notifier, decision_event([], **on_post("p-1", "同じ文面", author="unknown")))
     feed(notifier, decision_event([], **on_post("p-1", "同じ文面", author="unknown")))
     assert len(n4s(notifier)) == 2 and not exceptions(notifier)
+
+
+# --- §25(1) proviso: 同一の内容の申出 -------------------------------------------------------------
+
+def test_the_repeat_ack_promises_no_notice_of_its_own_and_names_the_earlier_request(notifier):
+    from tests.integration.test_notifier_rules import notice_of
+    from tests.integration.test_notifier_service import request_event
+
+    first = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=1))
+    repeat = request_event(is_repeat=True)
+    feed(notifier, first, repeat)
+    acks = {n.request_id: n.body["text_ja"] for n in all_notices(notifier) if n.notice_type == "ACK"}
+    assert "までに、削除などの措置を講じたかどうかをお知らせします" in acks[first.data["report_id"]]
+    repeat_ack = acks[repeat.data["report_id"]]
+    assert "までに、削除などの措置を講じたかどうかをお知らせします" not in repeat_ack
+    assert first.data["report_id"] in repeat_ack and "第25条第1項ただし書" in repeat_ack
+
+
+def test_a_repeat_links_to_the_earlier_request_for_the_same_right(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    other_right = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=2))
+    other_right.data["right_infringed"] = "プライバシー"
+    same_right = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=1))
+    repeat = request_event(is_repeat=True)
+    feed(notifier, other_right, same_right, repeat)
+    (exc,) = [e for e in exceptions(notifier) if e.reason_code == "repeat_request"]
+    assert same_right.data["report_id"] in exc.detail and other_right.data["report_id"] not in exc.detail
