@@ -384,6 +384,10 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             raise DecisionRefused("この案件は決定済みです（already decided）", status=409)
         if case.claimed_by not in (None, user.id) and case.claim_expires_at and case.claim_expires_at > now:
             raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
+        if case.stage == "refer_specialist" and data.action in domain.MEASURES and user.role != "specialist":
+            # The requester was told a 専門員 investigates (N3, §25(2)(ii)): one decides.
+            raise DecisionRefused("専門員の調査に付した案件は侵害情報調査専門員が判断します"
+                                  "（§25(2)(ii): referred to a specialist investigator）", status=403)
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)

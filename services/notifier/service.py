@@ -154,6 +154,11 @@ def _interim_notice(session: Session, d: dict, request: TrackedRequest, now: dt.
     if request.is_repeat or request.exception_id or request.final_notice_at or request.interim_notice_at:
         return
     item = d.get("delay_item")
+    if now > request.deadline_at:
+        # §25(2) asks for the interim notice within the 7 days: sent anyway, but a person is told.
+        raise_alert(session, alert="s25_interim_after_deadline", case_id=d["case_id"], request_id=request.report_id,
+                    detail=f"N3 sent after the §25 deadline {clock.to_jst_iso(request.deadline_at)}",
+                    key=("interim-late", request.report_id), now=now)
     notice = issue(session, notice_type="N3", notice_id=stable_id("notice", "N3", request.report_id),
                    case_id=d["case_id"], recipient=request.requester, request_id=request.report_id,
                    decision_id=d["decision_id"], now=now,

@@ -83,6 +83,8 @@ def plan(n: int = 36, seed: int = 28) -> list[PlannedCase]:
         case.permanent = case.measure == "suspend_account" and rng.random() < 0.5
         case.decided_at = (case.step_at or last_report) + dt.timedelta(hours=rng.choice((2, 30, 100, 200)))
         case.decided_by = rng.choice(("moderator", "specialist"))
+        if case.step == "refer_specialist":
+            case.decided_by = "specialist"  # a referred case is decided by a 専門員 (§25(2)(ii))
         if case.measure != "no_action" and rng.random() < 0.45:
             case.appeal = rng.choice(("open", "upheld", "reversed", "reversed"))
         cases.append(case)

@@ -70,3 +70,57 @@ def test_a_repeat_links_to_the_earlier_request_for_the_same_right(notifier):
     feed(notifier, other_right, same_right, repeat)
     (exc,) = [e for e in exceptions(notifier) if e.reason_code == "repeat_request"]
     assert same_right.data["report_id"] in exc.detail and other_right.data["report_id"] not in exc.detail
+
+
+# --- notice states that are what they say ---------------------------------------------------
+
+def alerts(runtime, name):
+    from tests.integration.test_notifier_service import outbox
+
+    return [e for e in outbox(runtime) if e.type.endswith("alert.v1") and e.data["alert"] == name]
+
+
+def test_an_interim_notice_after_the_deadline_raises_an_alert(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    late = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=9))
+    feed(notifier, late, decision_event([late], action="delay_other", clause=None, reason="調査中",
+                                        requester_reason="確認に時間を要しています"))
+    assert [n for n in all_notices(notifier) if n.notice_type == "N3"]
+    (alert,) = alerts(notifier, "s25_interim_after_deadline")
+    assert alert.data["request_id"] == late.data["report_id"]
+
+
+def test_a_final_notice_that_never_arrived_does_not_count_as_notified(notifier, monkeypatch):
+    from services.notifier.service import check_deadlines
+    from services.notifier.stats import notice_stats
+    from tests.integration.test_notifier_rules import notice_of, receipt
+    from tests.integration.test_notifier_service import request_event
+
+    monkeypatch.setenv("MODQ_NOTICE_MAX_FAILURES", "2")
+    req = request_event(received_at=dt.datetime.now(UTC) - dt.timedelta(days=8))
+    feed(notifier, req, decision_event([req]))
+    n1 = notice_of(notifier, "N1")
+    feed(notifier, receipt(n1.notice_id, "failed"))
+    feed(notifier, receipt(n1.notice_id, "failed", at=dt.datetime.now(UTC) + dt.timedelta(seconds=1)))
+    with notifier.db.sessions() as s:
+        assert s.get(TrackedRequest, req.data["report_id"]).final_notice_at is None
+        assert not [r for r in notice_stats(s, None, None)["notices"] if r["notice_type"] == "N1"]
+    assert check_deadlines(notifier.db) == 1  # the clock watches it again: overdue
+
+
+def test_an_unreachable_requester_is_recorded_as_not_notified(notifier):
+    from services.notifier.stats import notice_stats
+    from tests.integration.test_notifier_rules import notice_of, receipt
+    from tests.integration.test_notifier_service import request_event
+
+    req = request_event()
+    feed(notifier, req, decision_event([req]))
+    n1 = notice_of(notifier, "N1")
+    feed(notifier, receipt(n1.notice_id, "unreachable", detail="mail bounced"))
+    (exc,) = [e for e in exceptions(notifier) if e.related_notice_id == n1.notice_id]
+    assert exc.fallback is None and "正当な理由" in exc.legal_basis
+    with notifier.db.sessions() as s:
+        tracked = s.get(TrackedRequest, req.data["report_id"])
+        assert tracked.final_notice_at is None and tracked.exception_id == exc.id
+        assert not [r for r in notice_stats(s, None, None)["notices"] if r["notice_type"] == "N1"]
