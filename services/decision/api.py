@@ -82,7 +82,8 @@ class Decisions(MethodView):
                              exception_code=body.get("exception_code"), facts=body.get("facts"),
                              scope=body.get("scope"), suspension_until=body.get("suspension_until"),
                              suspension_permanent=body.get("suspension_permanent", False),
-                             expected_version=body.get("expected_version"))
+                             expected_version=body.get("expected_version"),
+                             requester_reason=body.get("requester_reason"))
         try:
             decision = service.record_decision(_db(), case_id, api_user(), data)
         except DecisionRefused as exc:

@@ -68,11 +68,11 @@ def bench(argv: list[str]) -> int:
 
 
 def transparency(argv: list[str]) -> int:
-    """Write the §28 transparency report (default: the April–March year containing today, JST)."""
+    """Write the §28 transparency report (default: the year a report is due for; until 31 May, the year just ended)."""
     import sys
 
     from shared.db import utcnow
-    from services.decision.audit import periods, render
+    from services.decision.audit import notice_figures, periods, render
     from services.decision.audit import transparency as report_module
 
     parser = argparse.ArgumentParser(prog="python -m services.decision transparency")
@@ -87,7 +87,7 @@ def transparency(argv: list[str]) -> int:
     except periods.BadPeriod as exc:
         parser.error(str(exc))
     with make_runtime().db.sessions() as session:
-        report = report_module.generate(session, start, end)
+        report = report_module.generate(session, start, end, notice_stats=notice_figures.fetch(start, end))
     text = {"json": lambda: json.dumps(report, ensure_ascii=False, indent=1) + "\n",
             "csv": lambda: render.csv_text(report, args.bom), "html": lambda: render.html(report)}[args.format]()
     if args.output:

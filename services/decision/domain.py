@@ -117,6 +117,7 @@ class DecisionInput:
     delay_item: str | None = None
     expected_version: int | None = None
     reverses: str | None = None
+    requester_reason: str | None = None  # told to requesters (N2, N3 item iii); ``reason`` stays internal
 
 
 def validate_input(data: DecisionInput, now: dt.datetime) -> None:
@@ -141,6 +142,8 @@ def validate_input(data: DecisionInput, now: dt.datetime) -> None:
     if data.action == "suspend_account" and data.suspension_permanent and data.suspension_until is not None:
         raise DecisionRefused("終了日時と「無期限」は同時に指定できません（end date or permanent, not both）",
                               "suspension_until")
+    if data.requester_reason is not None and len(data.requester_reason) > 5000:
+        raise DecisionRefused("申出者への理由は5000文字以内です（requester_reason too long）", "requester_reason")
     validate_scope(data.scope)
     if data.action == "delay_other":
         if data.delay_item not in (None, "iii"):
@@ -213,6 +216,18 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
     examples = [e.strip() for e in fields.get("examples") or [] if e and e.strip()]
     return {"title": title, "text": text, "category": category, "routes": routes, "measures": measures,
             "covers_suspension": covers_suspension, "examples": examples}
+
+
+REQUESTER_REASON_ACTIONS = ("no_action", "delay_other")
+
+
+def check_requester_reason(data: DecisionInput, open_requests: int) -> None:
+    """N2 must give the requester the reason, N3 under item iii what the reason is (§25):
+    written for them, in a field of its own, not the moderator's note."""
+    if data.action in REQUESTER_REASON_ACTIONS and open_requests and not (data.requester_reason or "").strip():
+        raise DecisionRefused("申出者に伝える理由を入力してください（第25条。requester_reason is required when "
+                              "requests are answered with no measure or an extension for another reason）",
+                              "requester_reason")
 
 
 def report_route(treated_as: str, reporter_id: str | None) -> str:

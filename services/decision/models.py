@@ -174,7 +174,9 @@ class Decision(Base):
     clause_id: Mapped[str | None] = mapped_column(sa.String(32))
     clause_snapshot: Mapped[dict | None] = mapped_column(sa.JSON)   # the wording as published then
     exception_code: Mapped[str | None] = mapped_column(sa.String(64))
-    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)   # the moderator's own note (the record)
+    # What the requesters are told (N2's reason, N3's item iii reason); never the note above.
+    requester_reason: Mapped[str | None] = mapped_column(sa.Text)
     facts: Mapped[str | None] = mapped_column(sa.Text)
     scope: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
     suspension_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

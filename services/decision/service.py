@@ -393,6 +393,10 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
                                   status=409)
         if data.action in ("remove", "hide", "suspend_account"):
             domain.check_scope_items(data.scope, case.post)
+        domain.check_requester_reason(data, session.scalar(
+            sa.select(sa.func.count()).select_from(CaseReport).where(
+                CaseReport.case_id == case.id, CaseReport.treated_as == "deletion_request",
+                CaseReport.status != "resolved", CaseReport.is_repeat.is_(False))))
         clause = clause_in_force(session, data.clause_id, now) if data.clause_id else None
         if clause and data.action == "suspend_account" and not clause.covers_suspension:
             raise DecisionRefused(f"条項 {clause.clause_id} はアカウント停止を定めていません", "clause_id")
@@ -406,6 +410,7 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             clause_version=clause.version if clause else None, clause_id=clause.clause_id if clause else None,
             clause_snapshot=_clause_snapshot(session, clause) if clause else None,
             exception_code=data.exception_code, reason=data.reason.strip(), facts=(data.facts or "").strip() or None,
+            requester_reason=(data.requester_reason or "").strip() or None,
             scope=domain.normal_scope(data.scope), suspension_until=data.suspension_until,
             suspension_permanent=data.action == "suspend_account" and data.suspension_permanent,
             delay_item=_delay_item(data), decided_by=user.id, decided_by_role=user.role,
@@ -479,7 +484,8 @@ def decision_event(session: Session, case: Case, decision: Decision, reports: li
                       id=stable_id("decision.recorded", decision.id), time=decision.decided_at, data={
         "decision_id": decision.id, "case_id": case.id, "action": decision.action, "final": decision.final,
         "measure": decision.measure, "clause": decision.clause_snapshot, "exception_code": decision.exception_code,
-        "reason": decision.reason, "facts": decision.facts, "scope": decision.scope,
+        "reason": decision.reason, "requester_reason": decision.requester_reason,
+        "facts": decision.facts, "scope": decision.scope,
         "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
         "suspension_permanent": decision.suspension_permanent,
         "delay_item": decision.delay_item,

@@ -223,6 +223,7 @@ def decide(case_id):
         data = DecisionInput(
             action=form.get("measure", ""), reason=form.get("reason", ""), clause_id=form.get("clause_id") or None,
             exception_code=form.get("exception_code") or None, facts=form.get("facts") or None,
+            requester_reason=form.get("requester_reason") or None,
             scope={"items": scope_items, "visibility": form.get("visibility") or None},
             suspension_until=_form_datetime(form.get("suspension_until")),
             suspension_permanent=form.get("suspension_permanent") == "1",

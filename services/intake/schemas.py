@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema, RAISE
 
 from shared import clock
-from shared.events import KINDS, REQUEST_TYPES
+from shared.events import KINDS, REQUEST_TYPES, REQUESTER_TYPES
 
 # Documented limits (README "Intake", OpenAPI descriptions). Bodies over MAX_BODY_BYTES get 413.
 MAX_TEXT = 20000
@@ -117,6 +117,9 @@ class ReporterSchema(Schema):
     locale = Text(load_default="ja", validate=validate.OneOf(("ja", "en")))
     is_rights_holder = fields.Boolean(load_default=False, metadata=_doc(
         "true if the reporter is the person whose rights are infringed"))
+    requester_type = Text(load_default=None, allow_none=True, validate=validate.OneOf(REQUESTER_TYPES), metadata=_doc(
+        "who asks, where it is not a private person: public_body (国の行政機関・地方公共団体など) or court "
+        "(a court's order or decision); counted apart in the §28 report (施行規則第18条)", "public_body"))
     agent_authority = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000),
                            metadata=_doc("for an agent (lawyer, parent, company): the authority, at most "
                                          "1000 characters", "弁護士（委任状あり）"))

@@ -31,7 +31,8 @@ RECEIPTS = Counter("modq_notice_receipts_total", "Delivery receipts received", [
 REPUBLISHED = Counter("modq_notices_republished_total", "Failed notices published again")
 UNDELIVERABLE = Counter("modq_notices_undeliverable_total", "Notices that failed too often (alerted)")
 
-UNREACHABLE_BASIS = {"N4": "§27ただし書(iii)", "INQ": "§6(1)・§3(2)(ii)（照会不能）"}
+UNREACHABLE_BASIS = {"N4": "第27条ただし書第3号", "INQ": "第6条第1項・第3条第2項第2号（照会不能）",
+                     "REV": "第27条ただし書第3号"}
 PLACEHOLDER = "placeholder"
 
 
@@ -53,7 +54,7 @@ def on_receipt(session: Session, env: Envelope, now: dt.datetime) -> None:
         schedule_retry(session, notice, now)
 
 
-REQUESTER_NOTICE_TYPES = ("ACK", "N1", "N2", "N3")
+REQUESTER_NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "REVR")
 
 
 def _tracked(session: Session, notice: Notice) -> TrackedRequest | None:

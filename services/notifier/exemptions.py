@@ -32,19 +32,19 @@ ALREADY_NOTIFIED_SIMILAR = "already_notified_similar"
 RECIPIENT_UNREACHABLE = "recipient_unreachable"
 
 LEGAL_BASIS = {
-    REPEAT_REQUEST: "§25(1)ただし書",
-    OWN_POST: "§27ただし書(i)",
-    ALREADY_NOTIFIED_SIMILAR: "§27ただし書(ii)",
-    "poster_unreachable": "§27ただし書(iii)",
-    "poster_account_deleted": "§27ただし書(iii)",
+    REPEAT_REQUEST: "第25条第1項ただし書",
+    OWN_POST: "第27条ただし書第1号",
+    ALREADY_NOTIFIED_SIMILAR: "第27条ただし書第2号",
+    "poster_unreachable": "第27条ただし書第3号",
+    "poster_account_deleted": "第27条ただし書第3号",
 }
 
 # Decision exception codes that excuse the §27 notice itself. Other codes (legal_duty,
 # urgent_unforeseen) are §26 exceptions: the N4 is still sent and names that basis.
 S27_EXEMPT_DECISION_CODES = {
-    OWN_POST: "事業者自らが発信した情報に対する措置のため通知不要（§27ただし書(i)）",
-    "poster_unreachable": "発信者に連絡する手段がないため（§27ただし書(iii)、正当な理由）",
-    "poster_account_deleted": "発信者のアカウントが削除済みのため（§27ただし書(iii)、正当な理由）",
+    OWN_POST: "事業者自らが発信した情報に対する措置のため通知不要（第27条ただし書第1号）",
+    "poster_unreachable": "発信者に連絡する手段がないため（第27条ただし書第3号、正当な理由）",
+    "poster_account_deleted": "発信者のアカウントが削除済みのため（第27条ただし書第3号、正当な理由）",
 }
 
 FINAL_NOTICE = "N1/N2"  # the exception stands for whichever final notice would have been due

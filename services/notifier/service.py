@@ -15,7 +15,7 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEIVED, Envelope, stable_id
 from shared.outbox import claim_inbox
-from services.notifier import exemptions
+from services.notifier import config, exemptions
 from services.notifier.deadlines import check_deadlines  # noqa: F401  (the worker's clock job)
 from services.notifier.delivery import on_receipt, republish_due  # noqa: F401
 from services.notifier.issuing import issue, raise_alert, record_exception  # noqa: F401
@@ -110,13 +110,27 @@ def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> N
 
 
 def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
-    """An appeal lifted a measure: the poster gets a new notice (the earlier N4 is never edited).
-    The requests already had their final notices, so requesters get none."""
+    """An appeal lifted a measure: the poster gets a new notice (the earlier N4 is never edited),
+    and so does each requester whose request the measure answered (REVR): their N1 said it
+    was taken."""
+    decided_at_text = clock.jst_text(clock.parse_instant(d["decided_at"]))
+    post = {"post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_excerpt": _excerpt(d["post"].get("text")),
+            "reverses": d.get("reverses"), "decided_at": d["decided_at"], "decided_at_text": decided_at_text}
     issue(session, notice_type="REV", notice_id=stable_id("notice", "REV", d["decision_id"]), case_id=d["case_id"],
-          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
-              "post_id": d["post"]["id"], "post_url": d["post"]["url"], "reverses": d.get("reverses"),
-              "reason": d.get("reason"), "decided_at": d["decided_at"],
-              "decided_at_text": clock.jst_text(clock.parse_instant(d["decided_at"]))})
+          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={**post, "reason": d.get("reason")})
+    for ref in _deletion_requests(d):
+        if ref.get("is_repeat"):
+            continue
+        issue(session, notice_type="REVR", notice_id=stable_id("notice", "REVR", d["decision_id"], ref["report_id"]),
+              case_id=d["case_id"], recipient=ref["requester"], request_id=ref["report_id"],
+              decision_id=d["decision_id"], now=now, fields={
+                  **post, "request_id": ref["report_id"],
+                  "reason": d.get("requester_reason") or "発信者からの異議申立てを受けて再審査した結果、措置を取り消しました。"})
+
+
+def _excerpt(text: str | None, limit: int = 60) -> str | None:
+    text = " ".join((text or "").split())
+    return (text[:limit] + "…" if len(text) > limit else text) or None
 
 
 def _deletion_requests(d: dict) -> list[dict]:
@@ -143,7 +157,9 @@ def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.da
                    notice_id=exemptions.final_notice_id(request.report_id), case_id=d["case_id"],
                    recipient=request.requester, request_id=request.report_id, decision_id=d["decision_id"], now=now,
                    fields={"request_id": request.report_id, "measure": d["measure"], "decided_at": d["decided_at"],
-                           "decided_at_text": clock.jst_text(decided_at), "reason": d.get("reason"),
+                           "decided_at_text": clock.jst_text(decided_at),
+                           # the reason written for the requester, never the moderator's own note
+                           "reason": d.get("requester_reason") if d["measure"] == "no_action" else None,
                            "post_url": d["post"]["url"], "scope_text": _scope_text(d.get("scope"))})
     if notice.status != "held":  # a held notice has not gone out: the clock keeps running
         request.final_notice_at = now
@@ -164,24 +180,29 @@ def _interim_notice(session: Session, d: dict, request: TrackedRequest, now: dt.
                    decision_id=d["decision_id"], now=now,
                    fields={"request_id": request.report_id, "delay_item": item, "decided_at": d["decided_at"],
                            "deadline_at": request.deadline_at.isoformat(),
-                           "delay_reason": d.get("reason") if item == "iii" else None})
+                           "delay_reason": d.get("requester_reason") if item == "iii" else None})
     if notice.status != "held":
         request.interim_notice_at = now
 
 
 def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
-    """INQ (§3(2)(ii)): the post, the right claimed, the reason and the reply period; the
-    reply deadline itself is fixed when the SNS reports delivery (delivery.py)."""
+    """INQ (§3(2)(ii)): the post, the right claimed, the reason, the reply period and how to
+    answer. The right and the reason are the requester's own words; a case with only reports
+    has no right claimed and no 申出, and the inquiry says so. The reply deadline itself is
+    fixed when the SNS reports delivery (delivery.py); the notice states the date it falls on
+    if delivered the day it is sent."""
     refs = _deletion_requests(d)
-    first = refs[0] if refs else {}
+    first = next((r for r in refs if not r.get("is_repeat")), refs[0] if refs else {})
     request_type = _inquiry_request_type(refs)
     days = d.get("inquiry_days") or clock.inquiry_days(request_type)
     issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", d["decision_id"]), case_id=d["case_id"],
           recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
               "post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_text": d["post"]["text"],
-              "right_infringed": first.get("right_infringed") or d.get("facts") or "",
-              "reason": first.get("reason") or d.get("reason"), "reply_days": days,
-              "request_type": request_type})
+              "basis": "request" if refs else "report",
+              "right_infringed": first.get("right_infringed"),
+              "reason": first.get("reason") if refs else (d.get("facts") or d.get("requester_reason")),
+              "reply_days": days, "reply_by_text": clock.jst_text(clock.period_end(now, days)),
+              "reply_channel": config.inquiry_reply_channel(), "request_type": request_type})
 
 
 def _inquiry_request_type(refs: list[dict]) -> str:
@@ -203,7 +224,8 @@ def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
               "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
               "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),
               "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
-              "notice_ref": notice_id[:8]})
+              "notice_ref": notice_id[:8], "appeal_url": config.appeal_url(),
+              "appeal_until_text": clock.jst_text(clock.period_end(now, config.appeal_days()))})
 
 
 def _scope_text(scope: dict | None) -> str | None:

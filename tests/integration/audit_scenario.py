@@ -135,7 +135,8 @@ def run(runtime, cases: list[PlannedCase]) -> None:
             feed(runtime, [scored_event(case)])
         if case.step:
             service.record_decision(runtime.db, case.case_id, staff["moderator"],
-                                    DecisionInput(action=case.step, reason="発信者の意見を聴くため"), now=case.step_at)
+                                    DecisionInput(action=case.step, reason="発信者の意見を聴くため",
+                                                  requester_reason="確認に時間を要しているため"), now=case.step_at)
         if case.measure:
             decide(runtime, case, staff)
         if case.appeal:
@@ -146,6 +147,7 @@ def decide(runtime, case: PlannedCase, staff: dict[str, User]) -> None:
     until = None if case.permanent or case.measure != "suspend_account" else case.decided_at + dt.timedelta(days=30)
     data = DecisionInput(action=case.measure, reason="基準に該当するため" if case.clause else "該当しない",
                          clause_id=case.clause, facts="投稿の内容を確認", suspension_until=until,
+                         requester_reason=None if case.clause else "削除基準に該当しないと判断したため",
                          suspension_permanent=case.permanent)
     case.decision_id = service.record_decision(runtime.db, case.case_id, staff[case.decided_by], data,
                                                now=case.decided_at).id

@@ -30,3 +30,21 @@ def test_after_a_referral_only_a_specialist_decides(decision, role):
     decided = service.record_decision(decision.db, "case-1", staff(decision, "specialist"),
                                       DecisionInput(action="remove", reason="x", clause_id="D-1"))
     assert decided.specialist_reviewed is True
+
+
+def test_no_action_on_a_request_needs_a_reason_written_for_the_requester(decision):
+    import json
+
+    from services.decision.models import Outbox
+
+    open_case(decision)
+    with pytest.raises(DecisionRefused) as refused:
+        service.record_decision(decision.db, "case-1", staff(decision, "moderator"),
+                                DecisionInput(action="no_action", reason="内部メモ"))
+    assert refused.value.field == "requester_reason"
+    service.record_decision(decision.db, "case-1", staff(decision, "moderator"), DecisionInput(
+        action="no_action", reason="内部メモ", requester_reason="公共の利害に関する論評の範囲内です"))
+    with decision.db.sessions() as s:
+        (row,) = s.scalars(sa.select(Outbox).where(Outbox.event_type.like("%decision.recorded%"))).all()
+    data = json.loads(row.payload)["data"]
+    assert data["requester_reason"] == "公共の利害に関する論評の範囲内です" and data["reason"] == "内部メモ"

@@ -124,3 +124,71 @@ def test_an_unreachable_requester_is_recorded_as_not_notified(notifier):
         tracked = s.get(TrackedRequest, req.data["report_id"])
         assert tracked.final_notice_at is None and tracked.exception_id == exc.id
         assert not [r for r in notice_stats(s, None, None)["notices"] if r["notice_type"] == "N1"]
+
+
+# --- wording --------------------------------------------------------------------------------------
+
+def test_japanese_texts_cite_articles_the_japanese_way(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    req = request_event()
+    feed(notifier, req, decision_event([req], action="refer_specialist", clause=None), decision_event([req]))
+    for notice in all_notices(notifier):
+        assert "§" not in notice.body["text_ja"] and "§" not in notice.legal_basis, notice.notice_type
+        assert "第2025.1版" not in notice.body["text_ja"]
+    n3 = next(n for n in all_notices(notifier) if n.notice_type == "N3")
+    assert "第25条第2項第2号" in n3.body["text_ja"]
+
+
+def test_the_inquiry_gives_the_reply_date_and_channel_and_claims_no_request_where_none_was(notifier, monkeypatch):
+    monkeypatch.setenv("MODQ_INQUIRY_REPLY_CHANNEL", "https://sns.example.jp/reply")
+    feed(notifier, decision_event([], action="poster_inquiry", clause=None, facts="通報された投稿の表現を確認中",
+                                  reason="内部メモ"))
+    (inq,) = [n for n in all_notices(notifier) if n.notice_type == "INQ"]
+    text = inq.body["text_ja"]
+    assert inq.status == "sent" and "https://sns.example.jp/reply" in text and "まで" in text
+    assert "削除の申出がありました" not in text and "侵害されたとする権利" not in text
+    assert "内部メモ" not in text
+
+
+def test_the_inquiry_shows_the_requesters_right_not_the_moderators_facts(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    req = request_event()
+    feed(notifier, req, decision_event([req], action="poster_inquiry", clause=None, facts="モデレーターの認定"))
+    (inq,) = [n for n in all_notices(notifier) if n.notice_type == "INQ"]
+    assert "侵害されたとする権利：名誉権" in inq.body["text_ja"] and "モデレーターの認定" not in inq.body["text_ja"]
+
+
+def test_n4_says_how_and_until_when_to_object(notifier, monkeypatch):
+    monkeypatch.setenv("MODQ_APPEAL_URL", "https://sns.example.jp/help/appeal")
+    feed(notifier, decision_event([]))
+    (n4,) = n4s(notifier)
+    assert "https://sns.example.jp/help/appeal" in n4.body["text_ja"] and "までに" in n4.body["text_ja"]
+
+
+def test_requesters_are_told_when_the_measure_they_asked_for_is_lifted(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    req = request_event()
+    original = decision_event([req])
+    feed(notifier, req, original)
+    reversal = decision_event([req], action="remove", clause=None, reason="異議を認め取消し", measure=None,
+                              final=True, reverses=original.data["decision_id"])
+    reversal.data["action"] = "reversal"
+    feed(notifier, reversal)
+    (revr,) = [n for n in all_notices(notifier) if n.notice_type == "REVR"]
+    assert revr.recipient_id == req.data["reporter"]["id"] and revr.request_id == req.data["report_id"]
+    assert "取り消しました" in revr.body["text_ja"] and req.data["report_id"] in revr.body["text_ja"]
+
+
+def test_the_moderators_note_never_goes_into_n2_or_n3(notifier):
+    from tests.integration.test_notifier_service import request_event
+
+    a, b = request_event(), request_event(reporter_id="u-2", post_id="p-1")
+    feed(notifier, a, b, decision_event([a], action="delay_other", clause=None, reason="内部メモA",
+                                        requester_reason="確認に時間を要しています"),
+         decision_event([b], action="no_action", clause=None, reason="内部メモB"))
+    texts = {n.notice_type: n for n in all_notices(notifier)}
+    assert "確認に時間を要しています" in texts["N3"].body["text_ja"] and "内部メモA" not in texts["N3"].body["text_ja"]
+    assert texts["N2"].status == "held"  # no reason written for the requester: held, never the note
