@@ -98,4 +98,65 @@ def transparency(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "bench": bench, "transparency": transparency}
+def specialists(argv: list[str]) -> int:
+    """The 侵害情報調査専門員 roster (§24): list, appoint EMAIL, end EMAIL (--by names who acts)."""
+    import sqlalchemy as sa
+
+    from services.decision import duties
+    from services.decision.domain import DecisionRefused
+    from services.decision.models import User
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision specialists")
+    parser.add_argument("action", choices=("list", "appoint", "end"))
+    parser.add_argument("email", nargs="?")
+    parser.add_argument("--by", default="cli")
+    args = parser.parse_args(argv)
+    with make_runtime().db.unit_of_work() as uow:
+        if args.action == "list":
+            print(json.dumps([u.email for u in duties.roster(uow.session)], ensure_ascii=False))
+            return 0
+        user = uow.session.scalar(sa.select(User).where(User.email == (args.email or "").lower()))
+        if user is None:
+            parser.error("unknown user")
+        try:
+            (duties.appoint_specialist if args.action == "appoint" else duties.end_appointment)(uow.session, user, args.by)
+        except DecisionRefused as exc:
+            parser.error(exc.message)
+        uow.commit()
+    print(f"{args.action}: {args.email}")
+    return 0
+
+
+def legal_hold(argv: list[str]) -> int:
+    """Legal holds on a case's evidence (§15, §16): list CASE, place CASE --basis B, lift HOLD --reason R."""
+    from services.decision import duties
+    from services.decision.domain import DecisionRefused
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
+    parser.add_argument("action", choices=("list", "place", "lift"))
+    parser.add_argument("target", help="case id (list, place) or hold id (lift)")
+    parser.add_argument("--basis", choices=sorted(duties.HOLD_BASES))
+    parser.add_argument("--reference", help="the order or request it follows (court, case number)")
+    parser.add_argument("--reason", help="why a hold is lifted")
+    parser.add_argument("--by", required=True, help="who places or lifts it (recorded)")
+    args = parser.parse_args(argv)
+    with make_runtime().db.unit_of_work() as uow:
+        try:
+            if args.action == "place":
+                hold = duties.place_hold(uow.session, args.target, basis=args.basis or "", reference=args.reference,
+                                         by=args.by)
+                print(hold.id)
+            elif args.action == "lift":
+                duties.lift_hold(uow.session, args.target, reason=args.reason or "", by=args.by)
+            else:
+                print(json.dumps([{"id": h.id, "basis": h.basis, "placed_by": h.placed_by,
+                                   "placed_at": h.placed_at.isoformat()} for h in duties.active_holds(uow.session, args.target)],
+                                 ensure_ascii=False))
+        except DecisionRefused as exc:
+            parser.error(exc.message)
+        uow.commit()
+    return 0
+
+
+COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "bench": bench, "transparency": transparency,
+            "specialists": specialists, "legal-hold": legal_hold}

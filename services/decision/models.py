@@ -78,6 +78,8 @@ class Case(Base):
     author_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     post: Mapped[dict] = mapped_column(sa.JSON, nullable=False)            # as first reported
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    # When retention erased the preserved post's content (its hash stays); never under a legal hold.
+    evidence_erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
     stage: Mapped[str | None] = mapped_column(sa.String(32))  # poster_inquiry | refer_specialist | delay_other
     priority: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
@@ -238,3 +240,47 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(sa.Text, nullable=False)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+
+
+class SpecialistAppointment(Base):
+    """The 侵害情報調査専門員 roster (§24): who was appointed, by whom, and until when."""
+
+    __tablename__ = "specialist_appointments"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    appointed_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    appointed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_by: Mapped[str | None] = mapped_column(sa.String(200))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CriteriaAmendmentDue(Base):
+    """A measure taken for an urgent, unforeseen type of content (§26 ただし書): the criteria
+    must be amended promptly (§26(3)); open until a version is published after it."""
+
+    __tablename__ = "criteria_amendments_due"
+
+    decision_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    summary: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_by_version: Mapped[str | None] = mapped_column(sa.String(32))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LegalHold(Base):
+    """A hold on a case's evidence (§15 提供命令, §16 消去禁止命令, litigation): while active,
+    retention never erases the case's preserved post."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    basis: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    reference: Mapped[str | None] = mapped_column(sa.String(500))
+    placed_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    lifted_by: Mapped[str | None] = mapped_column(sa.String(200))
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lift_reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -21,7 +21,7 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
-from services.decision import domain
+from services.decision import domain, duties
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
                                       Decision, Inbox, Outbox, PosterInquiry, PosterReply, User)
@@ -103,8 +103,11 @@ def provision_dev_users(db: Database) -> None:
     with db.unit_of_work() as uow:
         for role in DEV_USERS:
             email = f"{role}@example.jp"
-            if uow.session.scalar(sa.select(User).where(User.email == email)) is None:
-                create_user(uow.session, email, role, role)
+            user = uow.session.scalar(sa.select(User).where(User.email == email))
+            if user is None:
+                user = create_user(uow.session, email, role, role)
+            if role == "specialist":
+                duties.appoint_specialist(uow.session, user, by="system:dev-users")
         uow.commit()
 
 
@@ -384,10 +387,11 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             raise DecisionRefused("この案件は決定済みです（already decided）", status=409)
         if case.claimed_by not in (None, user.id) and case.claim_expires_at and case.claim_expires_at > now:
             raise DecisionRefused("この案件は他のモデレーターが担当中です（claimed by someone else）", status=409)
-        if case.stage == "refer_specialist" and data.action in domain.MEASURES and user.role != "specialist":
-            # The requester was told a 専門員 investigates (N3, §25(2)(ii)): one decides.
-            raise DecisionRefused("専門員の調査に付した案件は侵害情報調査専門員が判断します"
-                                  "（§25(2)(ii): referred to a specialist investigator）", status=403)
+        if case.stage == "refer_specialist" and data.action in domain.MEASURES:
+            # The requester was told a 専門員 investigates (N3, §25(2)(ii)): one on the roster decides.
+            duties.check_referred_case_decider(session, user)
+        if data.action == "refer_specialist":
+            duties.check_referral_possible(session)
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)
@@ -417,6 +421,9 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             specialist_reviewed=user.role == "specialist", ai_assisted=case.score is not None,
             model_version=case.model_version, score=case.score, reverses=data.reverses, decided_at=now)
         session.add(decision)
+        if final and data.exception_code == "urgent_unforeseen":
+            duties.raise_amendment_due(session, decision_id=decision.id, case_id=case.id, actor=user.pseudonym,
+                                       summary=decision.facts or decision.reason, now=now)
         reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case.id,
                                                               CaseReport.status != "resolved")).all()
         for report in reports:
@@ -769,6 +776,7 @@ def publish_criteria(session: Session, version: str, actor: str, now: dt.datetim
     if not session.scalar(sa.select(sa.func.count()).select_from(Clause).where(Clause.version == version)):
         raise DecisionRefused("条項のない版は公表できません（a version needs clauses）", "version")
     draft.status, draft.published_at = "published", now
+    duties.resolve_amendments(session, version, now)  # §26(3): the amendment owed after an urgent measure
     append_audit(session, case_id=None, event_type="criteria.published", actor=actor, at=now,
                  payload={"version": version, "published_at": now.isoformat(),
                           "in_force_from": in_force_from(draft).isoformat()})

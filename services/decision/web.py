@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from shared import clock
 from shared.db import utcnow
 from shared.web import json_error, wants_json
-from services.decision import domain, service
+from services.decision import duties, domain, service
 from services.decision.auth import (CAN_ADMIN, CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser,
                                     check_password, require_role)
 from services.decision.domain import DecisionInput, DecisionRefused
@@ -265,7 +265,9 @@ def _clauses(session, version: str) -> list[Clause]:
 def criteria_admin():
     with _db().sessions() as session:
         versions = service.criteria_versions(session, utcnow())
-    return render_template("criteria_admin.html", versions=versions, in_force_from=service.in_force_from)
+        amendments = duties.amendments_due(session)
+    return render_template("criteria_admin.html", versions=versions, in_force_from=service.in_force_from,
+                           amendments=amendments)
 
 
 @bp.post("/admin/criteria")

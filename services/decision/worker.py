@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from shared.events import ALERT, APPEAL_SUBMITTED, INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, REPORT_SCORED
 from shared.runtime import Runtime, Worker
+from services.decision.duties import erase_expired_evidence
 from services.decision.service import handle_events, refresh_clocks
 from services.decision.audit.service import handle_appeal_events
 
@@ -22,4 +23,5 @@ def build_worker(runtime: Runtime) -> Worker:
                    handler=lambda batch: handle_appeal_events(runtime.db, batch),
                    expected_types=(APPEAL_SUBMITTED.name,))
     worker.every("refresh-clocks", 60.0, lambda: refresh_clocks(runtime.db))
+    worker.every("erase-expired-evidence", 3600.0, lambda: erase_expired_evidence(runtime.db))
     return worker
