@@ -33,6 +33,32 @@ def inquiry_days(request_type: str = "ordinary") -> int:
     return env_int("MODQ_INQUIRY_DAYS", 7)
 
 
+SHORT_WINDOW_TYPES = ("election", "av_performer")
+
+
+def qualifies_for_short_window(request_type: str | None, right_infringed: str | None) -> bool:
+    """Whether a request really is one the 2-day window serves. §4 covers only the 名誉 of a
+    公職の候補者等 (election material at a candidate's request); AV law §16 covers a performer's
+    request about their own appearance. A request type alone is the requester's own choice."""
+    right = (right_infringed or "").strip()
+    if request_type == "election":
+        return "名誉" in right
+    if request_type == "av_performer":
+        return bool(right)
+    return False
+
+
+def inquiry_request_type(requests) -> str:
+    """The one rule for the poster's reply window: 2 days only when every request on the
+    post qualifies for it (and all are of the same kind); otherwise 7. ``requests`` are
+    (request_type, right_infringed) pairs."""
+    pairs = [(t or "ordinary", r) for t, r in requests]
+    types = {t for t, _ in pairs}
+    if len(types) == 1 and all(qualifies_for_short_window(t, r) for t, r in pairs):
+        return types.pop()
+    return "ordinary"
+
+
 def period_end(start: dt.datetime, days: int, zone: ZoneInfo | None = None) -> dt.datetime:
     """The last instant of a period of ``days`` days that starts at ``start`` (aware)."""
     if start.tzinfo is None:
@@ -51,6 +77,19 @@ def s25_deadline(received_at: dt.datetime) -> dt.datetime:
 
 def inquiry_deadline(delivered_at: dt.datetime, request_type: str = "ordinary") -> dt.datetime:
     return period_end(delivered_at, inquiry_days(request_type))
+
+
+def criteria_notice_days() -> int:
+    """§26: criteria must be published at least this many days before a measure relies on them."""
+    return env_int("MODQ_CRITERIA_NOTICE_DAYS", 14)
+
+
+def criteria_in_force_from(published_at: dt.datetime) -> dt.datetime:
+    """The first instant at which criteria published at ``published_at`` may ground a measure:
+    the 14 days are whole days on the legal calendar, the day of publication not counted
+    (Civil Code §140) unless it was published at exactly 00:00. Published 06-01 10:00 JST →
+    06-02 to 06-15 → usable from 06-16 00:00 JST; published 06-01 00:00 → from 06-15 00:00."""
+    return period_end(published_at, criteria_notice_days()) + dt.timedelta(microseconds=1)
 
 
 def to_jst_iso(instant: dt.datetime) -> str:

@@ -85,7 +85,7 @@ class LocalSystem:
                       names)
         for service in SERVICES:
             self.run_cmd(service, "migrate")
-        self.run_cmd("decision", "seed", "--dev-users")
+        self.run_cmd("decision", "seed", "--dev-users", "--backdate-criteria")
 
     def worker_kinds(self) -> list[str]:
         return ["worker"] + [f"worker-{i}" for i in range(2, self.worker_replicas + 1)]

@@ -35,6 +35,7 @@ def stable_id(*parts: object) -> str:
 
 KINDS = ("report", "deletion_request")
 REQUEST_TYPES = ("ordinary", "election", "av_performer")
+REQUESTER_TYPES = ("public_body", "court")  # absent: a private person or an agent
 MEASURES = ("remove", "hide", "suspend_account", "no_action")
 STEPS = ("poster_inquiry", "refer_specialist", "delay_other")
 
@@ -60,6 +61,7 @@ class PartySchema(Schema):
     locale = fields.String(load_default="ja")
     is_rights_holder = fields.Boolean(load_default=False)
     agent_authority = fields.String(allow_none=True, load_default=None)
+    requester_type = fields.String(allow_none=True, load_default=None)  # public_body | court (§28 report)
     # DSA Art. 22: a notice from a trusted flagger is reported as such (SOURCE_TRUSTED_FLAGGER)
     trusted_flagger = fields.Boolean(load_default=False)
 
@@ -146,7 +148,8 @@ class DecisionRecordedV1(Schema):
     measure = fields.String(allow_none=True, load_default=None)
     clause = fields.Nested(ClauseRefSchema, allow_none=True, load_default=None)
     exception_code = fields.String(allow_none=True, load_default=None)
-    reason = fields.String(required=True)
+    reason = fields.String(required=True)  # the decision's own record; not sent to requesters
+    requester_reason = fields.String(allow_none=True, load_default=None)  # N2's reason, N3's item iii reason
     facts = fields.String(allow_none=True, load_default=None)
     scope = fields.Dict(load_default=dict)
     suspension_until = fields.String(allow_none=True, load_default=None)
@@ -178,7 +181,8 @@ class AppealSubmittedV1(Schema):
     submitted_at = fields.String(required=True)
 
 
-NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ", "REV")  # REV: a measure lifted after an appeal
+# REV: a measure lifted after an appeal, told to the poster; REVR: the same, told to each requester
+NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "N4", "INQ", "REV", "REVR")
 
 
 class NoticeV1(Schema):

@@ -83,7 +83,8 @@ class Decisions(MethodView):
                              scope=body.get("scope"), suspension_until=body.get("suspension_until"),
                              suspension_permanent=body.get("suspension_permanent", False),
                              expected_version=body.get("expected_version"),
-                             override_claim=body.get("override_claim", False))
+                             override_claim=body.get("override_claim", False),
+                             requester_reason=body.get("requester_reason"))
         try:
             decision = service.record_decision(_db(), case_id, api_user(), data)
         except DecisionRefused as exc:

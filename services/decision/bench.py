@@ -167,7 +167,7 @@ def run(argv: list[str]) -> int:
         service.provision_dev_users(runtime.db)
         from services.decision.criteria_seed import seed_starter_criteria
 
-        seed_starter_criteria(runtime.db)
+        seed_starter_criteria(runtime.db, backdate=True)
         load_s = load_cases(url, args.cases)
         print(f"database {name}: {args.cases} open cases loaded with COPY in {load_s:.1f} s")
         with_index = measure(runtime, args.repeat)

@@ -14,9 +14,12 @@ def seed(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m services.decision seed")
     parser.add_argument("--dev-users", action="store_true")
+    parser.add_argument("--backdate-criteria", action="store_true",
+                        help="development data: date the starter criteria back so they apply at once "
+                             "(the public page says the date is not real)")
     args = parser.parse_args(argv)
     runtime = make_runtime()
-    seed_starter_criteria(runtime.db)
+    seed_starter_criteria(runtime.db, backdate=args.backdate_criteria)
     if args.dev_users:
         provision_dev_users(runtime.db)
     print("decision: criteria seeded" + (", development users provisioned" if args.dev_users else ""))
@@ -90,22 +93,6 @@ def issue_token(argv: list[str]) -> int:
     return 0
 
 
-def legal_hold(argv: list[str]) -> int:
-    """Put a case under a legal hold (kept past the retention periods), or release it."""
-    from services.decision.retention import set_legal_hold
-
-    parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
-    parser.add_argument("case_id")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--reason", help="why the case is held (a court order, an investigation…)")
-    group.add_argument("--release", action="store_true")
-    parser.add_argument("--actor", required=True, help="who orders it (recorded in the audit log)")
-    args = parser.parse_args(argv)
-    set_legal_hold(make_runtime().db, args.case_id, f"cli:{args.actor}", None if args.release else args.reason)
-    print(f"{args.case_id}: " + ("hold released" if args.release else "under legal hold"))
-    return 0
-
-
 def retention(argv: list[str]) -> int:
     """Remove personal data past its retention period now (the worker does it hourly)."""
     from services.decision.retention import apply_retention
@@ -123,11 +110,11 @@ def bench(argv: list[str]) -> int:
 
 
 def transparency(argv: list[str]) -> int:
-    """Write the §28 transparency report (default: the April–March year containing today, JST)."""
+    """Write the §28 transparency report (default: the year a report is due for; until 31 May, the year just ended)."""
     import sys
 
     from shared.db import utcnow
-    from services.decision.audit import periods, render
+    from services.decision.audit import notice_figures, periods, render
     from services.decision.audit import transparency as report_module
 
     parser = argparse.ArgumentParser(prog="python -m services.decision transparency")
@@ -142,7 +129,7 @@ def transparency(argv: list[str]) -> int:
     except periods.BadPeriod as exc:
         parser.error(str(exc))
     with make_runtime().db.sessions() as session:
-        report = report_module.generate(session, start, end)
+        report = report_module.generate(session, start, end, notice_stats=notice_figures.fetch(start, end))
     text = {"json": lambda: json.dumps(report, ensure_ascii=False, indent=1) + "\n",
             "csv": lambda: render.csv_text(report, args.bom), "html": lambda: render.html(report)}[args.format]()
     if args.output:
@@ -153,6 +140,67 @@ def transparency(argv: list[str]) -> int:
     return 0
 
 
+def specialists(argv: list[str]) -> int:
+    """The 侵害情報調査専門員 roster (§24): list, appoint EMAIL, end EMAIL (--by names who acts)."""
+    import sqlalchemy as sa
+
+    from services.decision import duties
+    from services.decision.domain import DecisionRefused
+    from services.decision.models import User
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision specialists")
+    parser.add_argument("action", choices=("list", "appoint", "end"))
+    parser.add_argument("email", nargs="?")
+    parser.add_argument("--by", default="cli")
+    args = parser.parse_args(argv)
+    with make_runtime().db.unit_of_work() as uow:
+        if args.action == "list":
+            print(json.dumps([u.email for u in duties.roster(uow.session)], ensure_ascii=False))
+            return 0
+        user = uow.session.scalar(sa.select(User).where(User.email == (args.email or "").lower()))
+        if user is None:
+            parser.error("unknown user")
+        try:
+            (duties.appoint_specialist if args.action == "appoint" else duties.end_appointment)(uow.session, user, args.by)
+        except DecisionRefused as exc:
+            parser.error(exc.message)
+        uow.commit()
+    print(f"{args.action}: {args.email}")
+    return 0
+
+
+def legal_hold(argv: list[str]) -> int:
+    """Legal holds on a case (§15, §16; kept past the retention periods): list CASE,
+    place CASE --basis B [--reference R], lift HOLD --reason R; --by names who acts."""
+    from services.decision.domain import DecisionRefused
+    from services.decision.retention import HOLD_BASES, active_holds, lift_hold, place_hold
+
+    parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
+    parser.add_argument("action", choices=("list", "place", "lift"))
+    parser.add_argument("target", help="case id (list, place) or hold id (lift)")
+    parser.add_argument("--basis", choices=sorted(HOLD_BASES))
+    parser.add_argument("--reference", help="the order or request it follows (court, case number)")
+    parser.add_argument("--reason", help="why a hold is lifted")
+    parser.add_argument("--by", required=True, help="who places or lifts it (recorded)")
+    args = parser.parse_args(argv)
+    with make_runtime().db.unit_of_work() as uow:
+        try:
+            if args.action == "place":
+                hold = place_hold(uow.session, args.target, basis=args.basis or "", reference=args.reference,
+                                  by=args.by)
+                print(hold.id)
+            elif args.action == "lift":
+                lift_hold(uow.session, args.target, reason=args.reason or "", by=args.by)
+            else:
+                holds = active_holds(uow.session, args.target)
+                print(json.dumps([{"id": h.id, "basis": h.basis, "reference": h.reference, "placed_by": h.placed_by,
+                                   "placed_at": h.placed_at.isoformat()} for h in holds], ensure_ascii=False))
+        except DecisionRefused as exc:
+            parser.error(exc.message)
+        uow.commit()
+    return 0
+
+
 COMMANDS = {"seed": seed, "verify": verify, "create-user": create_user, "issue-token": issue_token,
-            "legal-hold": legal_hold, "retention": retention, "bench": bench,
+            "legal-hold": legal_hold, "retention": retention, "specialists": specialists, "bench": bench,
             "transparency": transparency}

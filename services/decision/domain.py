@@ -24,6 +24,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from shared import clock
+
 SEVERITY = {
     "threat": 1.0,
     "privacy": 0.9,
@@ -49,6 +51,7 @@ EXCEPTION_CODES = {
 DELAY_ITEMS = {"i": "発信者への意見照会を行うため", "ii": "侵害情報調査専門員による調査を行うため",
                "iii": "その他やむを得ない理由"}
 
+# A bound for SQL pre-filters only; the §26 count itself is shared.clock.criteria_in_force_from.
 CRITERIA_MIN_AGE = dt.timedelta(days=14)
 
 # A report.received event without a reporter is the operator's own detection (§28 route).
@@ -117,6 +120,7 @@ class DecisionInput:
     reverses: str | None = None
     # A supervisor (or admin) may decide a case without holding its claim; the override is audited.
     override_claim: bool = False
+    requester_reason: str | None = None  # told to requesters (N2, N3 item iii); ``reason`` stays internal
 
 
 def validate_input(data: DecisionInput, now: dt.datetime) -> None:
@@ -141,6 +145,8 @@ def validate_input(data: DecisionInput, now: dt.datetime) -> None:
     if data.action == "suspend_account" and data.suspension_permanent and data.suspension_until is not None:
         raise DecisionRefused("終了日時と「無期限」は同時に指定できません（end date or permanent, not both）",
                               "suspension_until")
+    if data.requester_reason is not None and len(data.requester_reason) > 5000:
+        raise DecisionRefused("申出者への理由は5000文字以内です（requester_reason too long）", "requester_reason")
     validate_scope(data.scope)
     if data.action == "delay_other":
         if data.delay_item not in (None, "iii"):
@@ -215,8 +221,39 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
             "covers_suspension": covers_suspension, "examples": examples}
 
 
+REQUESTER_REASON_ACTIONS = ("no_action", "delay_other")
+
+
+def check_requester_reason(data: DecisionInput, open_requests: int) -> None:
+    """N2 must give the requester the reason, N3 under item iii what the reason is (§25):
+    written for them, in a field of its own, not the moderator's note."""
+    if data.action in REQUESTER_REASON_ACTIONS and open_requests and not (data.requester_reason or "").strip():
+        raise DecisionRefused("申出者に伝える理由を入力してください（第25条。requester_reason is required when "
+                              "requests are answered with no measure or an extension for another reason）",
+                              "requester_reason")
+
+
+def report_route(treated_as: str, reporter_id: str | None) -> str:
+    """The §28 route a report came by: a §22 request, a user report, or own detection."""
+    if treated_as == "deletion_request":
+        return "request"
+    return "own_detection" if reporter_id == OWN_DETECTION_REPORTER["id"] else "report"
+
+
+def check_clause_applies(clause_id: str, measures: list, routes: list, action: str, case_routes: set) -> None:
+    """A clause grounds only the measures it names, and only for the routes it covers (§26:
+    criteria specific per route and per measure)."""
+    if action not in (measures or []):
+        raise DecisionRefused(f"条項 {clause_id} はこの措置（{action}）を定めていません"
+                              f"（clause allows only {sorted(measures or [])}）", "clause_id", status=422)
+    if case_routes and not case_routes & set(routes or []):
+        raise DecisionRefused(f"条項 {clause_id} はこの案件の経路（{'、'.join(sorted(case_routes))}）に適用されません"
+                              f"（clause covers routes {sorted(routes or [])}）", "clause_id", status=422)
+
+
 def criteria_in_force_since(published_at: dt.datetime | None, now: dt.datetime) -> bool:
-    return published_at is not None and published_at <= now - CRITERIA_MIN_AGE
+    """Published at least 14 whole JST calendar days before ``now`` (shared.clock owns the count)."""
+    return published_at is not None and clock.criteria_in_force_from(published_at) <= now
 
 
 # --- the hash chain -------------------------------------------------------------------

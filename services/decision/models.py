@@ -103,9 +103,8 @@ class Case(Base):
     evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     # "sns" (from a signed SNS report) or "requester" (the public form's URL only, until then).
     post_evidence: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="sns", server_default="sns")
-    # A legal hold keeps everything past the retention periods (services/decision/retention.py).
-    legal_hold: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
-    legal_hold_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # When retention removed personal data and the preserved post's content (its hash stays);
+    # never while a legal hold (LegalHold) is active (services/decision/retention.py).
     requester_data_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     post_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="open")
@@ -172,6 +171,9 @@ class CriteriaVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Development data only: published_at was set in the past so the criteria apply at once;
+    # the public page says so. Production criteria are dated when the operator publishes them.
+    backdated: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
 
 
 class Clause(Base):
@@ -201,7 +203,9 @@ class Decision(Base):
     clause_id: Mapped[str | None] = mapped_column(sa.String(32))
     clause_snapshot: Mapped[dict | None] = mapped_column(sa.JSON)   # the wording as published then
     exception_code: Mapped[str | None] = mapped_column(sa.String(64))
-    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)   # the moderator's own note (the record)
+    # What the requesters are told (N2's reason, N3's item iii reason); never the note above.
+    requester_reason: Mapped[str | None] = mapped_column(sa.Text)
     facts: Mapped[str | None] = mapped_column(sa.Text)
     scope: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
     suspension_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -266,3 +270,47 @@ class AuditEvent(Base):
     # "hmac-sha256" (keyed with MODQ_AUDIT_KEY); "sha256" only for entries written before keying.
     scheme: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="hmac-sha256",
                                         server_default="sha256")
+
+
+class SpecialistAppointment(Base):
+    """The 侵害情報調査専門員 roster (§24): who was appointed, by whom, and until when."""
+
+    __tablename__ = "specialist_appointments"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    appointed_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    appointed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_by: Mapped[str | None] = mapped_column(sa.String(200))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CriteriaAmendmentDue(Base):
+    """A measure taken for an urgent, unforeseen type of content (§26 ただし書): the criteria
+    must be amended promptly (§26(3)); open until a version is published after it."""
+
+    __tablename__ = "criteria_amendments_due"
+
+    decision_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    summary: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_by_version: Mapped[str | None] = mapped_column(sa.String(32))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LegalHold(Base):
+    """A hold on a case's evidence (§15 提供命令, §16 消去禁止命令, litigation): while one is
+    active, retention removes nothing of the case (services/decision/retention.py)."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    basis: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    reference: Mapped[str | None] = mapped_column(sa.String(500))
+    placed_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    lifted_by: Mapped[str | None] = mapped_column(sa.String(200))
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lift_reason: Mapped[str | None] = mapped_column(sa.Text)

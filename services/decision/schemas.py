@@ -69,6 +69,10 @@ class DecisionInSchema(Schema):
     exception_code = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(tuple(EXCEPTION_CODES)))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     facts = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    requester_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000),
+                                     metadata={"description": "what the requesters are told (N2's reason; N3's "
+                                               "reason under §25(2)(iii)); required for those when requests are "
+                                               "open. ``reason`` is the decision's own record and is not sent to them"})
     scope = fields.Nested(ScopeSchema, load_default=None, allow_none=True)
     suspension_until = fields.AwareDateTime(load_default=None, allow_none=True)
     suspension_permanent = fields.Boolean(load_default=False)

@@ -23,7 +23,7 @@ from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
 from shared.parking import hold_pending, resolve_pending, take_waiting
 from shared.pseudonyms import pseudonym
-from services.decision import auditlog, domain
+from services.decision import auditlog, domain, duties
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
                                       Decision, Inbox, Outbox, ParkedEvent, PosterInquiry, PosterReply, User)
@@ -59,8 +59,11 @@ def provision_dev_users(db: Database) -> None:
     with db.unit_of_work() as uow:
         for role in DEV_USERS:
             email = f"{role}@example.jp"
-            if uow.session.scalar(sa.select(User).where(User.email == email)) is None:
-                create_user(uow.session, email, role, role)
+            user = uow.session.scalar(sa.select(User).where(User.email == email))
+            if user is None:
+                user = create_user(uow.session, email, role, role)
+            if role == "specialist":
+                duties.appoint_specialist(uow.session, user, by="system:dev-users")
         uow.commit()
 
 
@@ -290,18 +293,25 @@ def refresh_clocks(db: Database, now: dt.datetime | None = None) -> int:
 
 # --- criteria (§26) ---------------------------------------------------------------------
 
-def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Clause:
-    """The clause as worded in the newest version published at least 14 days ago."""
-    version = session.scalar(
+def newest_version_in_force(session: Session, now: dt.datetime) -> CriteriaVersion | None:
+    """The newest published version whose 14 days (JST calendar days, §26) have passed."""
+    candidates = session.scalars(
         sa.select(CriteriaVersion).where(CriteriaVersion.status == "published",
                                          CriteriaVersion.published_at <= now - domain.CRITERIA_MIN_AGE)
-        .order_by(CriteriaVersion.published_at.desc()).limit(1))
+        .order_by(CriteriaVersion.published_at.desc()))
+    return next((v for v in candidates if domain.criteria_in_force_since(v.published_at, now)), None)
+
+
+def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Clause:
+    """The clause as worded in the newest version published at least 14 days ago."""
+    version = newest_version_in_force(session, now)
     if version is None:
         raise DecisionRefused("公表から14日を経過した削除基準がありません（no criteria in force for 14 days）", "clause_id")
     clause = session.get(Clause, (version.version, clause_id))
     if clause is None:
         newer = session.scalar(sa.select(Clause).join(CriteriaVersion).where(
-            Clause.clause_id == clause_id, CriteriaVersion.published_at > now - domain.CRITERIA_MIN_AGE))
+            Clause.clause_id == clause_id, CriteriaVersion.status == "published",
+            CriteriaVersion.published_at > version.published_at).limit(1))
         if newer is not None:
             raise DecisionRefused(f"条項 {clause_id} は公表から14日を経過していません（§26: not in force yet）", "clause_id")
         raise DecisionRefused(f"条項 {clause_id} は施行中の削除基準にありません（unknown clause）", "clause_id")
@@ -309,10 +319,7 @@ def clause_in_force(session: Session, clause_id: str, now: dt.datetime) -> Claus
 
 
 def criteria_in_force(session: Session, now: dt.datetime) -> tuple[CriteriaVersion | None, list[Clause]]:
-    version = session.scalar(
-        sa.select(CriteriaVersion).where(CriteriaVersion.status == "published",
-                                         CriteriaVersion.published_at <= now - domain.CRITERIA_MIN_AGE)
-        .order_by(CriteriaVersion.published_at.desc()).limit(1))
+    version = newest_version_in_force(session, now)
     if version is None:
         return None, []
     clauses = session.scalars(sa.select(Clause).where(Clause.version == version.version)
@@ -393,14 +400,26 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
         if case.status != "open":
             raise DecisionRefused("この案件は決定済みです（already decided）", status=409)
         overridden = _check_claim(case, user, data, now)
+        if case.stage == "refer_specialist" and data.action in domain.MEASURES:
+            # The requester was told a 専門員 investigates (N3, §25(2)(ii)): one on the roster decides.
+            duties.check_referred_case_decider(session, user)
+        if data.action == "refer_specialist":
+            duties.check_referral_possible(session)
         if data.expected_version is not None and data.expected_version != case.version:
             raise DecisionRefused("案件が更新されました。内容を確認してからもう一度決定してください（stale form）",
                                   status=409)
         if data.action in ("remove", "hide", "suspend_account"):
             domain.check_scope_items(data.scope, case.post)
+        domain.check_requester_reason(data, session.scalar(
+            sa.select(sa.func.count()).select_from(CaseReport).where(
+                CaseReport.case_id == case.id, CaseReport.treated_as == "deletion_request",
+                CaseReport.status != "resolved", CaseReport.is_repeat.is_(False))))
         clause = clause_in_force(session, data.clause_id, now) if data.clause_id else None
         if clause and data.action == "suspend_account" and not clause.covers_suspension:
             raise DecisionRefused(f"条項 {clause.clause_id} はアカウント停止を定めていません", "clause_id")
+        if clause:
+            domain.check_clause_applies(clause.clause_id, clause.measures, clause.routes, data.action,
+                                        _case_routes(session, case.id))
         final = data.action in domain.MEASURES
         decision = Decision(
             id=str(uuid.uuid4()), case_id=case.id, action=data.action, final=final,
@@ -408,12 +427,16 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
             clause_version=clause.version if clause else None, clause_id=clause.clause_id if clause else None,
             clause_snapshot=_clause_snapshot(session, clause) if clause else None,
             exception_code=data.exception_code, reason=data.reason.strip(), facts=(data.facts or "").strip() or None,
+            requester_reason=(data.requester_reason or "").strip() or None,
             scope=domain.normal_scope(data.scope), suspension_until=data.suspension_until,
             suspension_permanent=data.action == "suspend_account" and data.suspension_permanent,
             delay_item=_delay_item(data), decided_by=user.id, decided_by_role=user.role,
             specialist_reviewed=user.role == "specialist", ai_assisted=case.score is not None,
             model_version=case.model_version, score=case.score, reverses=data.reverses, decided_at=now)
         session.add(decision)
+        if final and data.exception_code == "urgent_unforeseen":
+            duties.raise_amendment_due(session, decision_id=decision.id, case_id=case.id, actor=user.pseudonym,
+                                       summary=decision.facts or decision.reason, now=now)
         reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case.id,
                                                               CaseReport.status != "resolved")).all()
         for report in reports:
@@ -444,13 +467,22 @@ def record_decision(db: Database, case_id: str, user: User, data: DecisionInput,
     return decision
 
 
+def _case_routes(session: Session, case_id: str) -> set[str]:
+    """The routes of the reports still open on a case (all of them, if every one is resolved)."""
+    rows = session.execute(sa.select(CaseReport.treated_as, CaseReport.reporter_id, CaseReport.status)
+                           .where(CaseReport.case_id == case_id).distinct()).all()
+    open_rows = [r for r in rows if r.status != "resolved"] or rows
+    return {domain.report_route(r.treated_as, r.reporter_id) for r in open_rows}
+
+
 def _open_inquiry(session: Session, case: Case, decision: Decision, reports: list[CaseReport],
                   now: dt.datetime) -> None:
     """Track the inquiry the notifier is about to send (its INQ notice id is derived the same way),
     so its delivery receipt and the poster's reply can be matched to it."""
-    request_type = reports[0].request_type if reports else "ordinary"  # as the notifier counts the window
+    request_type = clock.inquiry_request_type(
+        (r.request_type, r.right_infringed) for r in reports if r.treated_as == "deletion_request")
     session.add(PosterInquiry(decision_id=decision.id, case_id=case.id, notice_id=stable_id("notice", "INQ", decision.id),
-                              request_type=request_type or "ordinary", sent_at=now, outcome="waiting"))
+                              request_type=request_type, sent_at=now, outcome="waiting"))
     case.ready_to_decide_at = None
 
 
@@ -475,15 +507,23 @@ def decision_event(session: Session, case: Case, decision: Decision, reports: li
                       id=stable_id("decision.recorded", decision.id), time=decision.decided_at, data={
         "decision_id": decision.id, "case_id": case.id, "action": decision.action, "final": decision.final,
         "measure": decision.measure, "clause": decision.clause_snapshot, "exception_code": decision.exception_code,
-        "reason": decision.reason, "facts": decision.facts, "scope": decision.scope,
+        "reason": decision.reason, "requester_reason": decision.requester_reason,
+        "facts": decision.facts, "scope": decision.scope,
         "suspension_until": decision.suspension_until.isoformat() if decision.suspension_until else None,
         "suspension_permanent": decision.suspension_permanent,
         "delay_item": decision.delay_item,
-        "inquiry_days": None, "decided_at": decision.decided_at.isoformat(), "decided_by": user.pseudonym,
+        "inquiry_days": _inquiry_days(session, decision), "decided_at": decision.decided_at.isoformat(), "decided_by": user.pseudonym,
         "decided_by_role": user.role, "ai_assisted": decision.ai_assisted, "model_version": decision.model_version,
         "score": decision.score, "post": case.post, "poster": {"id": case.author_id},
         "requests": requests, "reverses": decision.reverses,
     })
+
+
+def _inquiry_days(session: Session, decision: Decision) -> int | None:
+    """The poster's reply window, decided once here and carried in the event (the notifier
+    counts it from delivery and reports the end back)."""
+    inquiry = session.get(PosterInquiry, decision.id) if decision.action == "poster_inquiry" else None
+    return clock.inquiry_days(inquiry.request_type) if inquiry is not None else None
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -564,16 +604,28 @@ def queue_counts_query(now: dt.datetime) -> sa.Select:
 
 # --- poster inquiries and replies (§3(2)(ii)) -------------------------------------------
 
-def _start_reply_window(inquiry: PosterInquiry, case: Case, delivered_at: dt.datetime,
-                        window_ends_at: dt.datetime | None = None) -> None:
-    """The window runs from delivery (7 or 2 days); without an objection the case is ready to
-    decide from the instant after it ends. The notifier's count is used when it sent one."""
-    if inquiry.delivered_at is not None:
-        return
+def _start_reply_window(session: Session, inquiry: PosterInquiry, case: Case, delivered_at: dt.datetime,
+                        window_ends_at: dt.datetime) -> None:
+    """The window runs from delivery, as the notifier counted it; replies that came before
+    the delivery event are judged now. Without an objection in time the case is ready to
+    decide from the instant after the window ends."""
     inquiry.delivered_at = delivered_at
-    inquiry.window_ends_at = window_ends_at or clock.inquiry_deadline(delivered_at, inquiry.request_type)
+    inquiry.window_ends_at = window_ends_at
+    inquiry.outcome = "waiting"
+    for reply in session.scalars(sa.select(PosterReply).where(PosterReply.decision_id == inquiry.decision_id)):
+        reply.late = reply.received_at > window_ends_at
+        if reply.objection and not reply.late:
+            inquiry.outcome = "objected"
     if inquiry.outcome == "waiting" and case.status == "open":
         case.ready_to_decide_at = inquiry.window_ends_at + dt.timedelta(microseconds=1)
+    elif inquiry.outcome == "objected":
+        case.ready_to_decide_at = None
+
+
+def _reply_window_end(inquiry: PosterInquiry, delivered_at: dt.datetime) -> dt.datetime:
+    """The window a reply is judged against: the notifier's, once delivery is known; before
+    that, the same count (shared.clock) from the delivery time the SNS states."""
+    return inquiry.window_ends_at or clock.inquiry_deadline(delivered_at, inquiry.request_type)
 
 
 def on_inquiry_delivered(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
@@ -587,7 +639,8 @@ def on_inquiry_delivered(session: Session, env: Envelope, now: dt.datetime | Non
     if inquiry.delivered_at is not None:
         return
     case = session.get(Case, inquiry.case_id)
-    _start_reply_window(inquiry, case, clock.parse_instant(data["delivered_at"]),
+    session.flush()
+    _start_reply_window(session, inquiry, case, clock.parse_instant(data["delivered_at"]),
                         clock.parse_instant(data["reply_deadline_at"]))
     append_audit(session, case_id=case.id, event_type="inquiry.delivered", actor="system:notifier",
                  payload={"decision_id": inquiry.decision_id, "delivered_at": data["delivered_at"],
@@ -616,8 +669,8 @@ def record_poster_reply(session: Session, data: dict, *, reply_id: str, actor: s
     if received_at < delivered_at:
         raise DecisionRefused("回答日時が照会の到達より前です（received_at before delivered_at）", "received_at",
                               status=422)
-    _start_reply_window(inquiry, case, delivered_at)
-    late = received_at > inquiry.window_ends_at
+    window_ends_at = _reply_window_end(inquiry, delivered_at)
+    late = received_at > window_ends_at
     reply = PosterReply(id=reply_id, case_id=case.id, decision_id=inquiry.decision_id, poster_id=data["poster_id"],
                         objection=bool(data["objection"]), text=(data.get("text") or "").strip(),
                         received_at=received_at, delivered_at=delivered_at, late=late, recorded_at=now)
@@ -629,7 +682,7 @@ def record_poster_reply(session: Session, data: dict, *, reply_id: str, actor: s
     append_audit(session, case_id=case.id, event_type=event_type, actor=actor, at=now, payload={
         "reply_id": reply_id, "decision_id": inquiry.decision_id, "objection": reply.objection, "late": late,
         "received_at": received_at.isoformat(), "delivered_at": delivered_at.isoformat(),
-        "window_ends_at": inquiry.window_ends_at.isoformat()})
+        "window_ends_at": window_ends_at.isoformat(), "window_from_delivery_event": inquiry.delivered_at is not None})
     session.flush()
     return reply
 
@@ -651,7 +704,7 @@ def submit_poster_reply(db: Database, data: dict, *, reply_id: str | None,
     """Record a reply; gives it with the end of its reply window."""
     with db.unit_of_work() as uow:
         reply = record_poster_reply(uow.session, data, reply_id=reply_id or str(uuid.uuid4()), actor=actor)
-        window_ends_at = uow.session.get(PosterInquiry, reply.decision_id).window_ends_at
+        window_ends_at = _reply_window_end(uow.session.get(PosterInquiry, reply.decision_id), reply.delivered_at)
         uow.commit()
         return reply, window_ends_at
 
@@ -677,7 +730,7 @@ def criteria_versions(session: Session, now: dt.datetime) -> dict:
 
 
 def in_force_from(version: CriteriaVersion) -> dt.datetime | None:
-    return version.published_at + domain.CRITERIA_MIN_AGE if version.published_at else None
+    return clock.criteria_in_force_from(version.published_at) if version.published_at else None
 
 
 def draft_criteria_version(session: Session, new_version: str, actor: str, note: str | None = None,
@@ -739,6 +792,7 @@ def publish_criteria(session: Session, version: str, actor: str, now: dt.datetim
     if not session.scalar(sa.select(sa.func.count()).select_from(Clause).where(Clause.version == version)):
         raise DecisionRefused("条項のない版は公表できません（a version needs clauses）", "version")
     draft.status, draft.published_at = "published", now
+    duties.resolve_amendments(session, version, now)  # §26(3): the amendment owed after an urgent measure
     append_audit(session, case_id=None, event_type="criteria.published", actor=actor, at=now,
                  payload={"version": version, "published_at": now.isoformat(),
                           "in_force_from": in_force_from(draft).isoformat()})

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from shared import clock
 from shared.db import utcnow
 from shared.web import json_error, wants_json
-from services.decision import domain, service
+from services.decision import domain, duties, service
 from services.decision import signin
 from services.decision.auth import (CAN_ADMIN, CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser,
                                     require_role, sign_in_form)
@@ -232,6 +232,7 @@ def decide(case_id):
         data = DecisionInput(
             action=form.get("measure", ""), reason=form.get("reason", ""), clause_id=form.get("clause_id") or None,
             exception_code=form.get("exception_code") or None, facts=form.get("facts") or None,
+            requester_reason=form.get("requester_reason") or None,
             scope={"items": scope_items, "visibility": form.get("visibility") or None},
             suspension_until=_form_datetime(form.get("suspension_until")),
             suspension_permanent=form.get("suspension_permanent") == "1",
@@ -274,7 +275,9 @@ def _clauses(session, version: str) -> list[Clause]:
 def criteria_admin():
     with _db().sessions() as session:
         versions = service.criteria_versions(session, utcnow())
-    return render_template("criteria_admin.html", versions=versions, in_force_from=service.in_force_from)
+        amendments = duties.amendments_due(session)
+    return render_template("criteria_admin.html", versions=versions, in_force_from=service.in_force_from,
+                           amendments=amendments)
 
 
 @bp.post("/admin/criteria")
@@ -303,7 +306,7 @@ def criteria_edit(version):
         clauses = _clauses(session, version)
     return render_template("criteria_edit.html", shown=shown, clauses=clauses, routes=domain.CLAUSE_ROUTES,
                            measures=("remove", "hide", "suspend_account"),
-                           in_force_if_published_now=now + domain.CRITERIA_MIN_AGE,
+                           in_force_if_published_now=clock.criteria_in_force_from(now),
                            in_force_from=service.in_force_from)
 
 

@@ -1,6 +1,7 @@
 """Decision worker: projects received reports and scores into cases, tracks poster inquiries
 (delivery receipts and the posters' replies), takes in posters' appeals, keeps the §25 clock's priority fresh, publishes
-the audit log's head, removes personal data past its retention period, and relays the outbox."""
+the audit log's head, removes personal data and preserved posts past their retention periods (never under a legal
+hold), and relays the outbox."""
 from __future__ import annotations
 
 import datetime as dt

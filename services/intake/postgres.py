@@ -47,7 +47,7 @@ _ALL = {**REPORT_COLUMNS, **{f"e_{k}": v for k, v in EVENT_COLUMNS.items()}, **E
 # prepares it once (an IN list of n items is a statement of its own for every n).
 LOOK_UP_SQL = """
 SELECT id, case_id, received_at, kind, treated_as, treatment_note, deadline_at, is_repeat, evidence_sha256,
-       client_id, idempotency_key, reporter_id
+       client_id, idempotency_key, reporter_id, right_infringed
 FROM reports
 WHERE (client_id = ANY(%(client_ids)s) AND idempotency_key = ANY(%(keys)s))
    OR (treated_as = 'deletion_request' AND case_id = ANY(%(case_ids)s) AND reporter_id = ANY(%(reporter_ids)s))

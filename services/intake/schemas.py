@@ -7,7 +7,8 @@ from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema, RAISE
 
-from shared.events import KINDS, REQUEST_TYPES
+from shared import clock
+from shared.events import KINDS, REQUEST_TYPES, REQUESTER_TYPES
 
 # Documented limits (README "Intake", OpenAPI descriptions). Bodies over MAX_BODY_BYTES get 413.
 MAX_TEXT = 20000
@@ -116,6 +117,9 @@ class ReporterSchema(Schema):
     locale = Text(load_default="ja", validate=validate.OneOf(("ja", "en")))
     is_rights_holder = fields.Boolean(load_default=False, metadata=_doc(
         "true if the reporter is the person whose rights are infringed"))
+    requester_type = Text(load_default=None, allow_none=True, validate=validate.OneOf(REQUESTER_TYPES), metadata=_doc(
+        "who asks, where it is not a private person: public_body (国の行政機関・地方公共団体など) or court "
+        "(a court's order or decision); counted apart in the §28 report (施行規則第18条)", "public_body"))
     agent_authority = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000),
                            metadata=_doc("for an agent (lawyer, parent, company): the authority, at most "
                                          "1000 characters", "弁護士（委任状あり）"))
@@ -148,6 +152,23 @@ class ReportSubmissionSchema(Schema):
     def _request_needs_reason(self, data, **_):
         if data.get("kind") == "deletion_request" and not (data.get("reason") or "").strip():
             raise ValidationError("a deletion request needs the reasons (§22)", "reason")
+
+
+    @validates_schema(skip_on_field_errors=False)
+    def _short_window_conditions(self, data, **_):
+        """The 2-day reply window is not the requester's to choose: §4 covers only the 名誉 of
+        a 公職の候補者等, AV law §16 only a performer's own request (naming the right)."""
+        request_type = data.get("request_type")
+        if request_type not in clock.SHORT_WINDOW_TYPES:
+            return
+        if data.get("kind") != "deletion_request":
+            raise ValidationError("選挙・出演者の申出は削除申出（kind: deletion_request）でのみ選べます", "request_type")
+        if not clock.qualifies_for_short_window(request_type, data.get("right_infringed")):
+            raise ValidationError(
+                "選挙に関する申出（第4条）は候補者等の名誉権の侵害に限られます（election: right_infringed must be 名誉権）"
+                if request_type == "election" else
+                "出演者からの申出には侵害された権利を記入してください（av_performer: right_infringed required）",
+                "request_type")
 
 
 class ReportAcceptedSchema(Schema):

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -91,7 +92,7 @@ _reports, _cases, _signatures = Report.__table__, Case.__table__, UsedSignature.
 LOOK_UP = sa.select(
     _reports.c.id, _reports.c.case_id, _reports.c.received_at, _reports.c.kind, _reports.c.treated_as,
     _reports.c.treatment_note, _reports.c.deadline_at, _reports.c.is_repeat, _reports.c.evidence_sha256,
-    _reports.c.client_id, _reports.c.idempotency_key, _reports.c.reporter_id,
+    _reports.c.client_id, _reports.c.idempotency_key, _reports.c.reporter_id, _reports.c.right_infringed,
 ).where(sa.or_(
     sa.and_(_reports.c.client_id.in_(sa.bindparam("client_ids", expanding=True)),
             _reports.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))),
@@ -244,8 +245,15 @@ def look_up(submissions, query: Callable[[dict], Iterable]) -> tuple[dict, set]:
         if row.idempotency_key is not None:
             stored[(row.client_id, row.idempotency_key)] = row
         if row.treated_as == "deletion_request":
-            earlier.add((row.case_id, row.reporter_id))
+            earlier.add((row.case_id, row.reporter_id, same_request_key(row.right_infringed)))
     return stored, earlier
+
+
+def same_request_key(right_infringed: str | None) -> str:
+    """What makes two requests by one person about one post 同一の内容 (§25(1) proviso): the
+    right claimed, compared after normalising width, spaces and case. A request for another
+    right is a request of its own, with its own notice."""
+    return "".join(unicodedata.normalize("NFKC", right_infringed or "").split()).casefold()
 
 
 @functools.cache
@@ -295,13 +303,13 @@ def _open_cases(session, submissions, known_cases: KnownCases) -> list[str]:
 
 def report_rows(submissions, earlier_requests: set) -> list[dict]:
     """The rows to insert; a deletion request is a repeat if the same person asked about the
-    same post before (stored, or earlier in this batch)."""
+    same post for the same right before (stored, or earlier in this batch)."""
     asked = set(earlier_requests)
     rows = []
     for s in submissions:
         row = _report_row(s)
         if row["treated_as"] == "deletion_request":
-            pair = (row["case_id"], row["reporter_id"])
+            pair = (row["case_id"], row["reporter_id"], same_request_key(row["right_infringed"]))
             row["is_repeat"] = pair in asked
             asked.add(pair)
         rows.append(row)

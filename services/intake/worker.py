@@ -7,6 +7,7 @@ accepted goes to the dead-letter topic with the reason; nothing is dropped silen
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DataError
 from shared.db import Database, utcnow
 from shared.events import REPORT_SUBMITTED, Envelope
 from shared.runtime import Runtime, Worker
-from shared.settings import topic
+from shared.settings import env_int, topic
 from services.intake.models import Report
 from services.intake.schemas import MAX_IDEMPOTENCY_KEY, ReportSubmissionSchema
 from services.intake.retention import apply_retention
@@ -38,7 +39,27 @@ class Rejected(Exception):
     fields: dict = field(default_factory=dict)
 
 
-def submission_from_event(env: Envelope) -> Submission:
+def receipt_time(env: Envelope, now: dt.datetime) -> dt.datetime:
+    """The §22 time of receipt of a submission sent through Kafka: the event's own ``time``
+    (when the SNS handed it over), not when this consumer got to it, so consumer lag never
+    moves the receipt time or the §25 deadline. Bounded, because the producer's clock is not
+    ours: at most MODQ_KAFKA_RECEIPT_CLOCK_SKEW_SECONDS (5) ahead of our clock (taken as now),
+    at most MODQ_KAFKA_RECEIPT_MAX_AGE_SECONDS (86400) old; otherwise refused."""
+    at = env.time
+    if at is None or at.tzinfo is None:
+        raise Rejected("event time must be a date-time with a UTC offset", {"time": ["missing or naive"]})
+    at = at.astimezone(dt.timezone.utc)
+    skew = dt.timedelta(seconds=env_int("MODQ_KAFKA_RECEIPT_CLOCK_SKEW_SECONDS", 5))
+    max_age = dt.timedelta(seconds=env_int("MODQ_KAFKA_RECEIPT_MAX_AGE_SECONDS", 86400))
+    if at > now + skew:
+        raise Rejected(f"event time {at.isoformat()} is in the future", {"time": ["in the future"]})
+    if at < now - max_age:
+        raise Rejected(f"event time {at.isoformat()} is older than {int(max_age.total_seconds())} s",
+                       {"time": ["too old"]})
+    return min(at, now)
+
+
+def submission_from_event(env: Envelope, now: dt.datetime | None = None) -> Submission:
     """Validate a submission event exactly like the HTTP body; raise Rejected for input that
     must go to the dead-letter topic."""
     client_id = KAFKA_CLIENT_PREFIX + (env.source or "")
@@ -50,7 +71,7 @@ def submission_from_event(env: Envelope) -> Submission:
         payload = SUBMISSION_SCHEMA.load(env.data)
     except ValidationError as exc:
         raise Rejected("invalid submission", exc.messages) from None
-    return Submission(payload, client_id, env.id, "kafka", utcnow())
+    return Submission(payload, client_id, env.id, "kafka", receipt_time(env, now or utcnow()))
 
 
 def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Accepted | Rejected]:
@@ -59,9 +80,10 @@ def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Acc
     Database outages propagate, so the consumer retries the batch."""
     outcomes: list[Accepted | Rejected | None] = [None] * len(envelopes)
     valid: list[tuple[int, Submission]] = []
+    now = utcnow()
     for i, env in enumerate(envelopes):
         try:
-            valid.append((i, submission_from_event(env)))
+            valid.append((i, submission_from_event(env, now)))
         except Rejected as rejected:
             outcomes[i] = rejected
     if valid:

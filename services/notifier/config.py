@@ -21,6 +21,33 @@ def similar_notice_days() -> int:
     return env_int("MODQ_S27_SIMILAR_DAYS", 30)
 
 
+def similarity_threshold() -> float:
+    """§27(ii): how alike two posts' texts must be (0–1, after normalising width and spaces)
+    to count as 同様の情報."""
+    return env_float("MODQ_S27_SIMILARITY", 0.9)
+
+
+def unknown_poster_ids() -> set[str]:
+    """Poster ids that stand for "not known yet" (the public form's cases) and never for one
+    person: no §27(ii) exception is drawn from them."""
+    return {p.strip() for p in env("MODQ_UNKNOWN_POSTER_IDS", "unknown").split(",") if p.strip()}
+
+
+def appeal_url() -> str:
+    """Where a poster objects to a measure (the SNS's appeal form), named in every N4."""
+    return env("MODQ_APPEAL_URL", "https://sns.example.jp/appeals")
+
+
+def appeal_days() -> int:
+    """How long a poster may object after an N4 (DSA Art. 20: at least six months)."""
+    return env_int("MODQ_APPEAL_DAYS", 183)
+
+
+def inquiry_reply_channel() -> str:
+    """How a poster answers an opinion inquiry (named in every INQ)."""
+    return env("MODQ_INQUIRY_REPLY_CHANNEL", "このお知らせの「回答する」ボタン、または https://sns.example.jp/inquiries")
+
+
 def max_delivery_failures() -> int:
     """After this many `failed` receipts a notice is not re-published again; an alert asks a
     person to act."""

@@ -23,7 +23,7 @@ from shared.outbox import stage
 from services.notifier import config
 from services.notifier.exemptions import RECIPIENT_UNREACHABLE
 from services.notifier.issuing import SOURCE, find_notice, raise_alert, record_exception
-from services.notifier.models import Notice, Outbox
+from services.notifier.models import Notice, Outbox, TrackedRequest
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ RECEIPTS = Counter("modq_notice_receipts_total", "Delivery receipts received", [
 REPUBLISHED = Counter("modq_notices_republished_total", "Failed notices published again")
 UNDELIVERABLE = Counter("modq_notices_undeliverable_total", "Notices that failed too often (alerted)")
 
-UNREACHABLE_BASIS = {"N4": "§27ただし書(iii)", "INQ": "§6(1)・§3(2)(ii)（照会不能）"}
+UNREACHABLE_BASIS = {"N4": "第27条ただし書第3号", "INQ": "第6条第1項・第3条第2項第2号（照会不能）",
+                     "REV": "第27条ただし書第3号"}
 PLACEHOLDER = "placeholder"
 
 
@@ -53,10 +54,31 @@ def on_receipt(session: Session, env: Envelope, now: dt.datetime) -> None:
         schedule_retry(session, notice, now)
 
 
+REQUESTER_NOTICE_TYPES = ("ACK", "N1", "N2", "N3", "REVR")
+
+
+def _tracked(session: Session, notice: Notice) -> TrackedRequest | None:
+    return session.get(TrackedRequest, notice.request_id) if notice.request_id else None
+
+
+def _request_notified(session: Session, notice: Notice, at: dt.datetime | None) -> None:
+    """Whether the request counts as notified follows the notice's fate: a notice that never
+    arrived is no notice, and the §25 clock watches the request again."""
+    tracked = _tracked(session, notice)
+    if tracked is None:
+        return
+    if notice.notice_type in ("N1", "N2"):
+        tracked.final_notice_at = at if at is None else (tracked.final_notice_at or at)
+    elif notice.notice_type == "N3":
+        tracked.interim_notice_at = at if at is None else (tracked.interim_notice_at or at)
+
+
 def mark_delivered(session: Session, notice: Notice, delivered_at: dt.datetime, now: dt.datetime) -> None:
     notice.status = "delivered"
     notice.delivered_at = delivered_at
     notice.next_attempt_at = None
+    if notice.escalated_at is not None:
+        _request_notified(session, notice, now)  # delivered another way after all
     if notice.notice_type == "INQ":
         start_reply_window(session, notice, delivered_at, now)
 
@@ -78,14 +100,24 @@ def start_reply_window(session: Session, notice: Notice, delivered_at: dt.dateti
 
 
 def mark_unreachable(session: Session, notice: Notice, detail: str | None, now: dt.datetime) -> None:
+    """A poster's notice is shown where the post was (the SNS's placeholder). A requester has
+    no such place: the request is recorded as not notified, for a 正当な理由 (§25(1))."""
     notice.status = "unreachable"
     notice.next_attempt_at = None
-    record_exception(
+    to_requester = notice.notice_type in REQUESTER_NOTICE_TYPES
+    exception = record_exception(
         session, notice_type=notice.notice_type, reason_code=RECIPIENT_UNREACHABLE, case_id=notice.case_id,
         request_id=notice.request_id, decision_id=notice.decision_id, related_notice_id=notice.notice_id,
-        legal_basis=UNREACHABLE_BASIS.get(notice.notice_type, "§25(1)（正当な理由）"), fallback=PLACEHOLDER, now=now,
-        detail="受信者に到達できないため、投稿の表示箇所（プレースホルダー）に通知内容を掲示"
+        legal_basis=UNREACHABLE_BASIS.get(notice.notice_type, "第25条第1項（正当な理由）"),
+        fallback=None if to_requester else PLACEHOLDER, now=now,
+        detail=("申出者の連絡先に到達できないため通知できず（正当な理由）" if to_requester else
+                "受信者に到達できないため、投稿の表示箇所（プレースホルダー）に通知内容を掲示")
                + (f"：{detail}" if detail else ""))
+    if to_requester and notice.notice_type != "ACK":
+        _request_notified(session, notice, None)
+        tracked = _tracked(session, notice)
+        if tracked is not None:
+            tracked.exception_id = tracked.exception_id or exception.id
 
 
 def schedule_retry(session: Session, notice: Notice, now: dt.datetime) -> None:
@@ -103,6 +135,7 @@ def escalate(session: Session, notice: Notice, now: dt.datetime) -> None:
     if notice.escalated_at is not None:
         return
     notice.escalated_at = now
+    _request_notified(session, notice, None)
     UNDELIVERABLE.inc()
     raise_alert(session, alert="notice_undeliverable", case_id=notice.case_id, request_id=notice.request_id,
                 detail=f"{notice.notice_type} {notice.notice_id} failed {notice.failures} times; "

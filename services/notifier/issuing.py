@@ -24,7 +24,7 @@ NOTICES_HELD = Counter("modq_notices_held_total", "Notices held for missing cont
 EXCEPTIONS_RECORDED = Counter("modq_notice_exceptions_total", "Notices not sent, by legal reason",
                               ["notice_type", "reason_code"])
 
-POSTER_NOTICE_TYPES = ("N4", "INQ", "REV")
+POSTER_NOTICE_TYPES = ("N4", "INQ", "REV")  # REVR (a lifted measure, told to a requester) is a requester notice
 
 
 def issue(session: Session, *, notice_type: str, notice_id: str, case_id: str, recipient: dict,

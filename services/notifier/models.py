@@ -47,6 +47,8 @@ class TrackedRequest(Base):
     request_type: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="ordinary")
     is_repeat: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     post_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    # The right claimed: a repeat is the same requester, post and right (同一の内容の申出).
+    right_infringed: Mapped[str | None] = mapped_column(sa.String(64))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     deadline_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     interim_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEIVED, Envelope, stable_id
 from shared.outbox import claim_inbox
-from services.notifier import exemptions
+from services.notifier import config, exemptions
 from services.notifier.deadlines import check_deadlines  # noqa: F401  (the worker's clock job)
 from services.notifier.delivery import on_receipt, republish_due  # noqa: F401
 from services.notifier.issuing import issue, raise_alert, record_exception  # noqa: F401
@@ -24,7 +24,6 @@ from services.notifier.models import Inbox, TrackedRequest
 log = logging.getLogger(__name__)
 
 MEASURES_TAKEN = ("remove", "hide", "suspend_account")
-SHORT_INQUIRY_TYPES = ("election", "av_performer")
 
 # §26 exceptions named in an N4 instead of a criteria clause.
 EXCEPTION_TEXT = {
@@ -37,17 +36,18 @@ EXCEPTION_TEXT = {
 
 def track_request(session: Session, *, report_id: str, case_id: str, requester: dict, received_at: str,
                   deadline_at: str | None, request_type: str | None, is_repeat: bool,
-                  post_id: str | None) -> TrackedRequest:
+                  post_id: str | None, right_infringed: str | None = None) -> TrackedRequest:
     """The request's clock, created by whichever of its events arrives first (the request or
     a decision listing it: they travel on different topics)."""
     pending = session.info.setdefault("modq_pending_requests", {})
     tracked = pending.get(report_id) or session.get(TrackedRequest, report_id)
     if tracked is not None:
         tracked.post_id = tracked.post_id or post_id
+        tracked.right_infringed = tracked.right_infringed or right_infringed
         return tracked
     received = clock.parse_instant(received_at)
     tracked = TrackedRequest(report_id=report_id, case_id=case_id, requester=requester,
-                             requester_id=requester.get("id"), post_id=post_id,
+                             requester_id=requester.get("id"), post_id=post_id, right_infringed=right_infringed,
                              request_type=request_type or "ordinary", is_repeat=bool(is_repeat),
                              received_at=received, deadline_at=s25_deadline(report_id, received, deadline_at))
     session.add(tracked)
@@ -77,12 +77,16 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime) -> Non
     tracked = track_request(session, report_id=data["report_id"], case_id=data["case_id"],
                             requester=data["reporter"], received_at=data["received_at"],
                             deadline_at=data.get("deadline_at"), request_type=data.get("request_type"),
-                            is_repeat=data.get("is_repeat", False), post_id=data["post"]["id"])
+                            is_repeat=data.get("is_repeat", False), post_id=data["post"]["id"],
+                            right_infringed=data.get("right_infringed"))
+    # A repeat gets no N1/N2 of its own (§25(1) proviso): its ACK says so and names the earlier request.
+    earlier = exemptions.earlier_request(session, tracked) if tracked.is_repeat else None
     issue(session, notice_type="ACK", notice_id=stable_id("notice", "ACK", data["report_id"]), case_id=data["case_id"],
           recipient=data["reporter"], request_id=data["report_id"], now=now, fields={
               "request_id": data["report_id"], "received_at": data["received_at"],
               "received_at_text": clock.jst_text(tracked.received_at), "deadline_at": tracked.deadline_at.isoformat(),
-              "deadline_text": clock.jst_text(tracked.deadline_at)})
+              "deadline_text": clock.jst_text(tracked.deadline_at), "is_repeat": tracked.is_repeat,
+              "earlier_request_id": earlier.report_id if earlier else None})
     if tracked.is_repeat:
         exemptions.apply_repeat_proviso(session, tracked, now)
 
@@ -106,13 +110,27 @@ def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> N
 
 
 def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
-    """An appeal lifted a measure: the poster gets a new notice (the earlier N4 is never edited).
-    The requests already had their final notices, so requesters get none."""
+    """An appeal lifted a measure: the poster gets a new notice (the earlier N4 is never edited),
+    and so does each requester whose request the measure answered (REVR): their N1 said it
+    was taken."""
+    decided_at_text = clock.jst_text(clock.parse_instant(d["decided_at"]))
+    post = {"post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_excerpt": _excerpt(d["post"].get("text")),
+            "reverses": d.get("reverses"), "decided_at": d["decided_at"], "decided_at_text": decided_at_text}
     issue(session, notice_type="REV", notice_id=stable_id("notice", "REV", d["decision_id"]), case_id=d["case_id"],
-          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
-              "post_id": d["post"]["id"], "post_url": d["post"]["url"], "reverses": d.get("reverses"),
-              "reason": d.get("reason"), "decided_at": d["decided_at"],
-              "decided_at_text": clock.jst_text(clock.parse_instant(d["decided_at"]))})
+          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={**post, "reason": d.get("reason")})
+    for ref in _deletion_requests(d):
+        if ref.get("is_repeat"):
+            continue
+        issue(session, notice_type="REVR", notice_id=stable_id("notice", "REVR", d["decision_id"], ref["report_id"]),
+              case_id=d["case_id"], recipient=ref["requester"], request_id=ref["report_id"],
+              decision_id=d["decision_id"], now=now, fields={
+                  **post, "request_id": ref["report_id"],
+                  "reason": d.get("requester_reason") or "発信者からの異議申立てを受けて再審査した結果、措置を取り消しました。"})
+
+
+def _excerpt(text: str | None, limit: int = 60) -> str | None:
+    text = " ".join((text or "").split())
+    return (text[:limit] + "…" if len(text) > limit else text) or None
 
 
 def _deletion_requests(d: dict) -> list[dict]:
@@ -125,7 +143,7 @@ def _track_from_decision(session: Session, d: dict, ref: dict) -> TrackedRequest
     return track_request(session, report_id=ref["report_id"], case_id=d["case_id"], requester=ref["requester"],
                          received_at=ref["received_at"], deadline_at=ref.get("deadline_at"),
                          request_type=ref.get("request_type"), is_repeat=ref.get("is_repeat", False),
-                         post_id=d["post"]["id"])
+                         post_id=d["post"]["id"], right_infringed=ref.get("right_infringed"))
 
 
 def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.datetime) -> None:
@@ -139,7 +157,9 @@ def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.da
                    notice_id=exemptions.final_notice_id(request.report_id), case_id=d["case_id"],
                    recipient=request.requester, request_id=request.report_id, decision_id=d["decision_id"], now=now,
                    fields={"request_id": request.report_id, "measure": d["measure"], "decided_at": d["decided_at"],
-                           "decided_at_text": clock.jst_text(decided_at), "reason": d.get("reason"),
+                           "decided_at_text": clock.jst_text(decided_at),
+                           # the reason written for the requester, never the moderator's own note
+                           "reason": d.get("requester_reason") if d["measure"] == "no_action" else None,
                            "post_url": d["post"]["url"], "scope_text": _scope_text(d.get("scope"))})
     if notice.status != "held":  # a held notice has not gone out: the clock keeps running
         request.final_notice_at = now
@@ -150,35 +170,45 @@ def _interim_notice(session: Session, d: dict, request: TrackedRequest, now: dt.
     if request.is_repeat or request.exception_id or request.final_notice_at or request.interim_notice_at:
         return
     item = d.get("delay_item")
+    if now > request.deadline_at:
+        # §25(2) asks for the interim notice within the 7 days: sent anyway, but a person is told.
+        raise_alert(session, alert="s25_interim_after_deadline", case_id=d["case_id"], request_id=request.report_id,
+                    detail=f"N3 sent after the §25 deadline {clock.to_jst_iso(request.deadline_at)}",
+                    key=("interim-late", request.report_id), now=now)
     notice = issue(session, notice_type="N3", notice_id=stable_id("notice", "N3", request.report_id),
                    case_id=d["case_id"], recipient=request.requester, request_id=request.report_id,
                    decision_id=d["decision_id"], now=now,
                    fields={"request_id": request.report_id, "delay_item": item, "decided_at": d["decided_at"],
                            "deadline_at": request.deadline_at.isoformat(),
-                           "delay_reason": d.get("reason") if item == "iii" else None})
+                           "delay_reason": d.get("requester_reason") if item == "iii" else None})
     if notice.status != "held":
         request.interim_notice_at = now
 
 
 def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
-    """INQ (§3(2)(ii)): the post, the right claimed, the reason and the reply period; the
-    reply deadline itself is fixed when the SNS reports delivery (delivery.py)."""
+    """INQ (§3(2)(ii)): the post, the right claimed, the reason, the reply period and how to
+    answer. The right and the reason are the requester's own words; a case with only reports
+    has no right claimed and no 申出, and the inquiry says so. The reply deadline itself is
+    fixed when the SNS reports delivery (delivery.py); the notice states the date it falls on
+    if delivered the day it is sent."""
     refs = _deletion_requests(d)
-    first = refs[0] if refs else {}
+    first = next((r for r in refs if not r.get("is_repeat")), refs[0] if refs else {})
     request_type = _inquiry_request_type(refs)
     days = d.get("inquiry_days") or clock.inquiry_days(request_type)
     issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", d["decision_id"]), case_id=d["case_id"],
           recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
               "post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_text": d["post"]["text"],
-              "right_infringed": first.get("right_infringed") or d.get("facts") or "",
-              "reason": first.get("reason") or d.get("reason"), "reply_days": days,
-              "request_type": request_type})
+              "basis": "request" if refs else "report",
+              "right_infringed": first.get("right_infringed"),
+              "reason": first.get("reason") if refs else (d.get("facts") or d.get("requester_reason")),
+              "reply_days": days, "reply_by_text": clock.jst_text(clock.period_end(now, days)),
+              "reply_channel": config.inquiry_reply_channel(), "request_type": request_type})
 
 
 def _inquiry_request_type(refs: list[dict]) -> str:
-    """The 2-day window only when every request allows it; otherwise the poster gets 7 days."""
-    types = {r.get("request_type") or "ordinary" for r in refs}
-    return types.pop() if len(types) == 1 and types <= set(SHORT_INQUIRY_TYPES) else "ordinary"
+    """The 2-day window only when every request allows it (the rule lives in shared.clock; the
+    decision service applies the same one and carries the days in the event)."""
+    return clock.inquiry_request_type((r.get("request_type"), r.get("right_infringed")) for r in refs)
 
 
 def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
@@ -189,12 +219,13 @@ def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
     issue(session, notice_type="N4", notice_id=notice_id, case_id=d["case_id"], recipient=d["poster"],
           decision_id=d["decision_id"], now=now, fields={
               "measure": d["measure"], "decided_at": d["decided_at"], "post_id": d["post"]["id"],
-              "post_url": d["post"]["url"],
+              "post_url": d["post"]["url"], "post_text": d["post"].get("text"),
               "clause": d.get("clause"), "exception_code": d.get("exception_code"),
               "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
               "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),
               "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
-              "notice_ref": notice_id[:8]})
+              "notice_ref": notice_id[:8], "appeal_url": config.appeal_url(),
+              "appeal_until_text": clock.jst_text(clock.period_end(now, config.appeal_days()))})
 
 
 def _scope_text(scope: dict | None) -> str | None:

@@ -31,8 +31,12 @@ def _within(column, start, end):
 
 def _sent_notices(session, start, end) -> list[dict]:
     columns = (Notice.notice_type, Notice.legal_basis, Notice.measure, Notice.delay_item)
+    # A notice counts as sent unless it was held, never reached its recipient, or failed
+    # until a person had to act (and was not delivered after all).
+    reached = sa.and_(Notice.status.not_in(("held", "unreachable")),
+                      sa.or_(Notice.escalated_at.is_(None), Notice.status == "delivered"))
     rows = session.execute(sa.select(*columns, sa.func.count()).where(
-        Notice.status != "held", *_within(Notice.issued_at, start, end)).group_by(*columns)
+        reached, *_within(Notice.issued_at, start, end)).group_by(*columns)
         .order_by(*columns)).all()
     return [{"notice_type": t, "legal_basis": b, "measure": m, "delay_item": i, "count": c} for t, b, m, i, c in rows]
 

@@ -70,7 +70,7 @@ def feed(runtime, *events):
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
     runtime = make_runtime("decision", f"sqlite:///{tmp_path_factory.mktemp('browser') / 'decision.db'}")
-    seed_starter_criteria(runtime.db)
+    seed_starter_criteria(runtime.db, backdate=True)
     service.provision_dev_users(runtime.db)
     for n, (case_id, (text, category, score)) in enumerate(POSTS.items()):
         kind = "deletion_request" if n % 2 == 0 else "report"

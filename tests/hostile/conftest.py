@@ -34,7 +34,7 @@ def build_app(service: str, db_url: str):
         from services.decision.service import provision_dev_users
 
         provision_dev_users(runtime.db)
-        seed_starter_criteria(runtime.db)
+        seed_starter_criteria(runtime.db, backdate=True)
     app = importlib.import_module(f"services.{service}.app").create_app(runtime)
     app.testing = True
     if service == "classifier":

@@ -83,6 +83,8 @@ def plan(n: int = 36, seed: int = 28) -> list[PlannedCase]:
         case.permanent = case.measure == "suspend_account" and rng.random() < 0.5
         case.decided_at = (case.step_at or last_report) + dt.timedelta(hours=rng.choice((2, 30, 100, 200)))
         case.decided_by = rng.choice(("moderator", "specialist"))
+        if case.step == "refer_specialist":
+            case.decided_by = "specialist"  # a referred case is decided by a 専門員 (§25(2)(ii))
         if case.measure != "no_action" and rng.random() < 0.45:
             case.appeal = rng.choice(("open", "upheld", "reversed", "reversed"))
         cases.append(case)
@@ -134,7 +136,8 @@ def run(runtime, cases: list[PlannedCase]) -> None:
         if case.step:
             service.claim_case(runtime.db, case.case_id, staff["moderator"], now=case.step_at)
             service.record_decision(runtime.db, case.case_id, staff["moderator"],
-                                    DecisionInput(action=case.step, reason="発信者の意見を聴くため"), now=case.step_at)
+                                    DecisionInput(action=case.step, reason="発信者の意見を聴くため",
+                                                  requester_reason="確認に時間を要しているため"), now=case.step_at)
         if case.measure:
             decide(runtime, case, staff)
         if case.appeal:
@@ -145,6 +148,7 @@ def decide(runtime, case: PlannedCase, staff: dict[str, User]) -> None:
     until = None if case.permanent or case.measure != "suspend_account" else case.decided_at + dt.timedelta(days=30)
     data = DecisionInput(action=case.measure, reason="基準に該当するため" if case.clause else "該当しない",
                          clause_id=case.clause, facts="投稿の内容を確認", suspension_until=until,
+                         requester_reason=None if case.clause else "削除基準に該当しないと判断したため",
                          suspension_permanent=case.permanent)
     service.claim_case(runtime.db, case.case_id, staff[case.decided_by], now=case.decided_at)
     case.decision_id = service.record_decision(runtime.db, case.case_id, staff[case.decided_by], data,

@@ -10,6 +10,6 @@ def decision(db_url):
     from services.decision.criteria_seed import seed_starter_criteria
 
     runtime = make_runtime("decision", db_url)
-    seed_starter_criteria(runtime.db)
+    seed_starter_criteria(runtime.db, backdate=True)
     service.provision_dev_users(runtime.db)
     return runtime

@@ -28,7 +28,7 @@ PERIOD = "from=2025-04-01&to=2026-03-31"
 @pytest.fixture
 def runtime(db_url):
     runtime = make_runtime("decision", db_url)
-    seed_starter_criteria(runtime.db)
+    seed_starter_criteria(runtime.db, backdate=True)
     service.provision_dev_users(runtime.db)
     if "sns" not in scenario.users(runtime):  # the SNS's service account
         with runtime.db.unit_of_work() as uow:

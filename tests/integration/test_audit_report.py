@@ -6,6 +6,7 @@ import math
 from collections import Counter
 
 import pytest
+import sqlalchemy as sa
 
 from shared import clock
 from services.decision import service
@@ -17,13 +18,34 @@ FROM, TO = "2025-04-01", "2026-03-31"
 NOW = dt.datetime(2026, 4, 10, tzinfo=dt.timezone.utc)
 
 
+def notifier_stats(decision, cases, tmp_path) -> dict:
+    """The notice figures as the notifier (their owner) counts them, from the very events the
+    decision service and intake published."""
+    from shared.events import parse_event
+    from services.decision.models import Outbox
+    from services.notifier import service as notifier_service
+    from services.notifier.stats import notice_stats
+    from tests.conftest import make_runtime
+
+    notifier = make_runtime("notifier", f"sqlite:///{tmp_path / 'notifier.db'}")
+    received = [scenario.received_event(c, r) for c in cases for r in c.reports]
+    with decision.db.sessions() as s:
+        decided = [parse_event(o.payload) for o in s.scalars(sa.select(Outbox).order_by(Outbox.seq))
+                   if o.event_type.endswith("decision.recorded.v1")]
+    notifier_service.handle_events(notifier.db, [parse_event(e.to_json()) for e in received])
+    notifier_service.handle_events(notifier.db, decided)
+    with notifier.db.sessions() as s:
+        return notice_stats(s, None, None)
+
+
 @pytest.fixture
-def year(decision):
+def year(decision, tmp_path):
     cases = scenario.plan()
     scenario.run(decision, cases)
     start, end = periods.resolve(FROM, TO, NOW)
+    stats = notifier_stats(decision, cases, tmp_path)
     with decision.db.sessions() as s:
-        report = transparency.generate(s, start, end, now=NOW)
+        report = transparency.generate(s, start, end, now=NOW, notice_stats=stats)
     return cases, report
 
 
@@ -34,7 +56,7 @@ def counts(items) -> dict:
 def test_report_figures_equal_counts_made_from_the_events(year):
     """One generated year (building it is the slow part), every section checked."""
     for check in (check_requests_and_reports_received, check_measures_by_route_suspensions_and_ai,
-                  check_s25_notices_derived_from_decisions_on_requests,
+                  check_s25_notices_from_the_notifier,
                   check_timeliness_time_to_decision_and_monthly_volumes, check_appeals_and_reversals_with_ai_share,
                   check_html_has_charts_and_csv_has_one_figure_per_row):
         check(year)
@@ -70,23 +92,28 @@ def check_measures_by_route_suspensions_and_ai(year):
     assert report["s27_notices"]["inquiries_s3_2_ii"] == sum(c.step == "poster_inquiry" for c in cases)
 
 
-def check_s25_notices_derived_from_decisions_on_requests(year):
+def check_s25_notices_from_the_notifier(year):
     cases, report = year
-    fresh = lambda c: [r for r in c.requests if not r.is_repeat]  # noqa: E731
+    fresh = lambda c: [r for c in [c] for r in c.requests if not r.is_repeat]  # noqa: E731
     n1 = [r for c in cases if c.measure in MEASURES for r in fresh(c)]
     n2 = [r for c in cases if c.measure == "no_action" for r in fresh(c)]
     n3 = [(c.step, r) for c in cases if c.step for r in fresh(c)]
     notices = report["s25_notices"]
     assert notices["N1"]["total"] == len(n1) and notices["N2"]["total"] == len(n2)
-    assert notices["N1"].get("by_right_infringed", {}) == counts(r.right for r in n1)
+    assert notices["N1"].get("by_measure", {}) == counts(c.measure for c in cases if c.measure in MEASURES
+                                                          for _ in fresh(c))
     assert notices["N3"]["total"] == len(n3)
     assert notices["N3"].get("by_item", {}) == counts(scenario.STEPS[step] for step, _ in n3)
-    extended = sum(len(fresh(c)) for c in cases if c.step and c.measure in MEASURES)
-    assert notices["N1"].get("by_paragraph", {}).get("s25_2", 0) == extended
-    # a repeat request gets no notice at each decision that answers it (§25(1) proviso)
-    repeats = sum(sum(r.is_repeat for r in c.requests) * (bool(c.step) + bool(c.measure)) for c in cases)
-    assert notices["not_sent"]["by_reason"]["repeat_request_s25_1_proviso"] == repeats
-    assert "s25_notices" in report["derived"]
+    # a repeat request gets no final notice of its own (§25(1) proviso), recorded once per repeat
+    repeats = sum(r.is_repeat for c in cases for r in c.requests)
+    assert notices["not_sent"]["by_reason"].get("repeat_request", 0) == repeats
+    assert report["derived"] == []
+    steps = [c for c in cases if c.step]
+    assert report["s25_2_extensions"]["total"] == len(steps)
+    assert report["s25_2_extensions"].get("by_item", {}) == counts(scenario.STEPS[c.step] for c in steps)
+    not_taken = [c for c in cases if c.measure == "no_action"]
+    assert report["measures_not_taken"]["on_user_reports"] == sum(c.route == "report" for c in not_taken)
+    assert report["measures_not_taken"]["on_own_detection"] == sum(c.route == "own_detection" for c in not_taken)
 
 
 def check_timeliness_time_to_decision_and_monthly_volumes(year):
@@ -151,7 +178,35 @@ def check_html_has_charts_and_csv_has_one_figure_per_row(year):
     assert f"measures.total,{report['measures']['total']}" in text
 
 
-def test_default_period_is_the_april_to_march_year_in_jst():
-    start, end = periods.resolve(None, None, dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.timezone.utc))  # 4/1 01:00 JST
-    assert clock.to_jst_iso(start) == "2026-04-01T00:00:00+09:00"
-    assert clock.to_jst_iso(end) == "2027-04-01T00:00:00+09:00"
+@pytest.mark.parametrize("now,first,last", [
+    (dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.timezone.utc), "2025-04-01", "2026-04-01"),   # 4/1 01:00 JST
+    (dt.datetime(2026, 5, 31, 14, 59, tzinfo=dt.timezone.utc), "2025-04-01", "2026-04-01"),  # 5/31 23:59 JST
+    (dt.datetime(2026, 5, 31, 15, 0, tzinfo=dt.timezone.utc), "2026-04-01", "2027-04-01"),   # 6/1 00:00 JST
+    (dt.datetime(2026, 3, 31, 14, 0, tzinfo=dt.timezone.utc), "2025-04-01", "2026-04-01"),   # 3/31 23:00 JST
+])
+def test_default_period_is_the_year_a_report_is_due_for(now, first, last):
+    """Until 31 May the report due is the April–March year just ended (§28); then the year in progress."""
+    start, end = periods.resolve(None, None, now)
+    assert clock.to_jst_iso(start) == f"{first}T00:00:00+09:00"
+    assert clock.to_jst_iso(end) == f"{last}T00:00:00+09:00"
+
+
+def test_without_the_notifier_the_notice_figures_are_missing_not_guessed(decision):
+    start, end = periods.resolve(FROM, TO, NOW)
+    with decision.db.sessions() as s:
+        report = transparency.generate(s, start, end, now=NOW)
+    assert report["s25_notices"] is None and report["s27_notices"] is None
+    assert report["notes"]["notices_missing"]
+    assert "通知サービスから集計を取得できなかった" in render.html(report)
+
+
+def test_requests_from_public_bodies_and_courts_are_counted_apart(decision):
+    from tests.integration.test_inquiry_window import feed, request
+
+    court = request("c-court", "court-1", "ordinary")
+    court.data["reporter"]["requester_type"] = "court"
+    feed(decision, court, request("c-person", "p-1", "ordinary"))
+    now = dt.datetime.now(dt.timezone.utc)
+    with decision.db.sessions() as s:
+        report = transparency.generate(s, now - dt.timedelta(days=1), now + dt.timedelta(days=1), now=now)
+    assert report["requests"]["by_requester_type"] == {"court": 1, "person": 1}

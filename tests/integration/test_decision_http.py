@@ -287,7 +287,9 @@ def test_admin_drafts_edits_and_publishes_a_version_that_takes_effect_in_14_days
     published = admin.post("/admin/criteria/2026.1/publish", follow_redirects=True).get_data(as_text=True)
     assert "14日後" in published
     public = app.test_client().get("/criteria").get_data(as_text=True)
-    in_force = (dt.datetime.now(UTC) + dt.timedelta(days=14)).astimezone(dt.timezone(dt.timedelta(hours=9)))
+    from shared.clock import criteria_in_force_from
+
+    in_force = criteria_in_force_from(dt.datetime.now(UTC)).astimezone(dt.timezone(dt.timedelta(hours=9)))
     assert "2025.1" in public and "2026.1" in public and in_force.strftime("%Y-%m-%d") in public
     assert "改定した本文" in app.test_client().get("/criteria?version=2026.1").get_data(as_text=True)
     frozen = admin.post("/admin/criteria/2026.1/clauses", data={

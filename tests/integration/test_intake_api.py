@@ -125,3 +125,14 @@ def test_openapi_is_served(intake):
     client, _ = intake
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.1") and "/v1/reports" in spec["paths"]
+
+
+def test_a_request_for_another_right_on_the_same_post_is_not_a_repeat(intake):
+    """§25(1) proviso: only 同一の内容の申出 (same person, same post, same right) is a repeat."""
+    client, _ = intake
+    ask = lambda right: post(client, report_body("deletion_request", post_id="p9", reporter_id="a",  # noqa: E731
+                                                  rights_holder=True, right_infringed=right)).get_json()
+    assert ask("名誉権")["is_repeat"] is False
+    assert ask("プライバシー")["is_repeat"] is False
+    assert ask("名誉権")["is_repeat"] is True
+    assert ask(" 名誉権 ")["is_repeat"] is True

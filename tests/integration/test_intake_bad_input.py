@@ -254,3 +254,22 @@ def test_openapi_documents_the_limits_and_examples(sqlite_intake):
     assert "example" in operation["responses"]["202"]["content"]["application/json"]
     post_schema = json.dumps(spec["components"]["schemas"], ensure_ascii=False)
     assert f"at most {MAX_TEXT} characters" in post_schema
+
+
+# --- the 2-day window is not the requester's choice (§4, AV law §16) -------------------------
+
+@pytest.mark.parametrize("over", [
+    {"request_type": "election", "right_infringed": "プライバシー"},
+    {"request_type": "av_performer", "kind": "report", "right_infringed": None},
+])
+def test_short_window_request_type_needs_its_conditions(over):
+    from marshmallow import ValidationError
+
+    from services.intake.schemas import ReportSubmissionSchema
+    from tests.helpers import report_body
+
+    body = {**report_body("deletion_request", rights_holder=True), **over}
+    with pytest.raises(ValidationError) as caught:
+        ReportSubmissionSchema().load(body)
+    assert "request_type" in caught.value.messages
+    ReportSubmissionSchema().load(report_body("deletion_request", rights_holder=True, request_type="election"))

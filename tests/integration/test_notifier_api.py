@@ -56,7 +56,7 @@ def test_stats_by_period(client):
     counts = {r["notice_type"]: r["count"] for r in body["notices"]}
     assert counts == {"ACK": 2, "N1": 1, "N4": 1}
     assert body["exceptions"] == [{"notice_type": "N1/N2", "reason_code": "repeat_request",
-                                   "legal_basis": "§25(1)ただし書", "count": 1}]
+                                   "legal_basis": "第25条第1項ただし書", "count": 1}]
     assert body["from"].startswith("2025-03-31T15:00:00")
     past = client.get("/v1/notices/stats?to=2000-01-01T00:00:00Z", headers=bearer("token-a")).get_json()
     assert past["notices"] == [] and past["exceptions"] == []

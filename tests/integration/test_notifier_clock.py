@@ -84,7 +84,8 @@ def test_warning_window_is_configuration(notifier, monkeypatch):
 def test_an_interim_notice_before_the_deadline_stops_the_warnings(notifier, step):
     received, due = EDGES[6]
     req = request_event(received_at=received)
-    feed(notifier, req, decision_event([req], action=step, clause=None, reason="確認に時間を要するため"))
+    feed(notifier, req, decision_event([req], action=step, clause=None, reason="確認に時間を要するため",
+                                       requester_reason="確認に時間を要するため"))
     assert check_deadlines(notifier.db, now=due - dt.timedelta(hours=1)) == 0
     assert check_deadlines(notifier.db, now=due + dt.timedelta(days=1)) == 0
 
@@ -92,7 +93,8 @@ def test_an_interim_notice_before_the_deadline_stops_the_warnings(notifier, step
 def test_final_notice_stops_the_warnings(notifier):
     received, due = EDGES[1]
     req = request_event(received_at=received)
-    feed(notifier, req, decision_event([req], action="no_action", clause=None, reason="違法性が認められないため"))
+    feed(notifier, req, decision_event([req], action="no_action", clause=None, reason="違法性が認められないため",
+                                       requester_reason="違法性が認められないため"))
     assert check_deadlines(notifier.db, now=due + dt.timedelta(days=1)) == 0
 
 

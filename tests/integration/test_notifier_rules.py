@@ -55,7 +55,7 @@ def test_repeat_request_gets_an_ack_but_no_final_notice_and_links_to_the_earlier
     (exc,) = exceptions(notifier)
     n1 = notice_of(notifier, "N1")
     assert (exc.reason_code, exc.notice_type, exc.request_id) == ("repeat_request", "N1/N2", repeat.data["report_id"])
-    assert exc.related_notice_id == n1.notice_id and exc.legal_basis == "§25(1)ただし書"
+    assert exc.related_notice_id == n1.notice_id and exc.legal_basis == "第25条第1項ただし書"
 
 
 def test_repeat_request_is_not_watched_by_the_clock(notifier):
@@ -84,7 +84,7 @@ def test_own_post_measure_records_27_i_instead_of_n4(notifier):
     feed(notifier, req, decision_event([req], clause=None, exception_code="own_post"))
     assert "N4" not in {n.notice_type for n in all_notices(notifier)}
     (exc,) = exceptions(notifier)
-    assert (exc.notice_type, exc.reason_code, exc.legal_basis) == ("N4", "own_post", "§27ただし書(i)")
+    assert (exc.notice_type, exc.reason_code, exc.legal_basis) == ("N4", "own_post", "第27条ただし書第1号")
 
 
 def test_legal_duty_is_a_26_exception_and_still_notifies_the_poster(notifier):
@@ -103,7 +103,7 @@ def test_same_poster_same_clause_same_measure_is_27_ii_linked_to_the_earlier_not
     assert len(n4s) == 3
     (exc,) = exceptions(notifier)
     assert exc.reason_code == "already_notified_similar" and exc.related_notice_id == earlier.notice_id
-    assert exc.legal_basis == "§27ただし書(ii)"
+    assert exc.legal_basis == "第27条ただし書第2号"
 
 
 def test_similar_notice_rule_has_a_window_and_can_be_turned_off(notifier, monkeypatch):
@@ -117,7 +117,7 @@ def test_unreachable_poster_records_27_iii_with_the_placeholder_fallback(notifie
     n4 = notice_of(notifier, "N4")
     feed(notifier, receipt(n4.notice_id, "unreachable", detail="account deleted"))
     (exc,) = exceptions(notifier)
-    assert (exc.reason_code, exc.legal_basis, exc.fallback) == ("recipient_unreachable", "§27ただし書(iii)",
+    assert (exc.reason_code, exc.legal_basis, exc.fallback) == ("recipient_unreachable", "第27条ただし書第3号",
                                                                 "placeholder")
     assert exc.related_notice_id == n4.notice_id and "account deleted" in exc.detail
 
@@ -125,7 +125,7 @@ def test_unreachable_poster_records_27_iii_with_the_placeholder_fallback(notifie
 def test_decision_saying_the_poster_is_gone_records_27_iii(notifier):
     feed(notifier, decision_event([], exception_code="poster_account_deleted"))
     (exc,) = exceptions(notifier)
-    assert exc.reason_code == "poster_account_deleted" and exc.legal_basis == "§27ただし書(iii)"
+    assert exc.reason_code == "poster_account_deleted" and exc.legal_basis == "第27条ただし書第3号"
 
 
 # --- poster inquiries ----------------------------------------------------------------------------
@@ -210,7 +210,8 @@ def test_held_final_notice_does_not_stop_the_clock_and_goes_out_when_complete(no
     feed(notifier, req, decision_event([req], action="no_action", clause=None, reason=""))
     assert notice_of(notifier, "N2").status == "held"
     assert check_deadlines(notifier.db) == 1
-    feed(notifier, decision_event([req], action="no_action", clause=None, reason="公益性が高い論評のため"))
+    feed(notifier, decision_event([req], action="no_action", clause=None, reason="x",
+                                  requester_reason="公益性が高い論評のため"))
     n2 = notice_of(notifier, "N2")
     assert n2.status == "sent" and "公益性" in n2.body["text_ja"]
     assert n2.notice_id in {e.id for e in outbox(notifier)}

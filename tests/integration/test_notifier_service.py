@@ -76,7 +76,7 @@ def test_ack_then_n1_and_n4_exactly_once_even_when_redelivered(notifier):
     assert sorted(n.notice_type for n in all_notices) == ["ACK", "N1", "N4"]
     assert "受付日時" in by_type["ACK"].body["text_ja"] and "日本時間" in by_type["ACK"].body["text_ja"]
     n4 = by_type["N4"].body
-    assert "D-1" in n4["text_ja"] and CLAUSE["text"] in n4["text_ja"] and n4["legal_basis"] == "§27"
+    assert "D-1" in n4["text_ja"] and CLAUSE["text"] in n4["text_ja"] and n4["legal_basis"] == "第27条"
     events = outbox(notifier)
     assert len(events) == 3 and len({e.id for e in events}) == 3
     assert {e.id for e in events} == {n.notice_id for n in all_notices}
@@ -84,9 +84,11 @@ def test_ack_then_n1_and_n4_exactly_once_even_when_redelivered(notifier):
 
 def test_no_action_sends_n2_with_the_reason_and_no_poster_notice(notifier):
     req = request_event()
-    feed(notifier, req, decision_event([req], action="no_action", clause=None, reason="公共の利害に関する論評の範囲内"))
+    feed(notifier, req, decision_event([req], action="no_action", clause=None, reason="内部メモ：論評と判断",
+                                       requester_reason="公共の利害に関する論評の範囲内"))
     by_type, _ = notices(notifier)
     assert set(by_type) == {"ACK", "N2"} and "公共の利害" in by_type["N2"].body["text_ja"]
+    assert "内部メモ" not in by_type["N2"].body["text_ja"]  # the moderator's note is not the requester's reason
 
 
 def test_n4_without_clause_or_facts_is_held_with_an_alert(notifier):
@@ -100,7 +102,8 @@ def test_n4_without_clause_or_facts_is_held_with_an_alert(notifier):
 
 def test_interim_notice_then_final(notifier):
     req = request_event()
-    feed(notifier, req, decision_event([req], action="delay_other", clause=None, reason="大量の申出のため確認中"))
+    feed(notifier, req, decision_event([req], action="delay_other", clause=None, reason="内部メモ",
+                                       requester_reason="大量の申出のため確認中"))
     feed(notifier, decision_event([req], action="poster_inquiry", clause=None))
     by_type, all_notices = notices(notifier)
     assert "N3" in by_type and "大量の申出" in by_type["N3"].body["text_ja"]
@@ -157,6 +160,9 @@ def test_reversal_after_an_appeal_sends_the_poster_a_new_notice(notifier):
     assert types == ["ACK", "N1", "N4", "REV"]
     rev = [n for n in all_notices if n.notice_type == "REV"][0]
     assert rev.status == "sent" and "取り消しました" in rev.body["text_ja"]
-    assert original.data["decision_id"] in rev.body["text_ja"]
+    # the post is named by its address and text, not by a raw decision id
+    assert original.data["decision_id"] not in rev.body["text_ja"]
+    assert "https://sns.example.jp/posts/1" in rev.body["text_ja"] and "お前なんか消えろ" in rev.body["text_ja"]
+    assert rev.body["details"]["reverses"] == original.data["decision_id"]
     n4 = [n for n in all_notices if n.notice_type == "N4"][0]
     assert n4.body["text_ja"]  # the earlier notice is untouched

@@ -141,7 +141,7 @@ def decision(rnd, case_id, post, deletion, action, at) -> dict:
     return {
         "decision_id": str(uuid.UUID(int=rnd.getrandbits(128))), "case_id": case_id, "action": action, "final": final,
         "measure": action if final else None, "clause": None if own_post or action == "no_action" else rnd.choice(CLAUSES),
-        "exception_code": "own_post" if own_post else None, "reason": "判断の理由", "facts": "認定した事実",
+        "exception_code": "own_post" if own_post else None, "reason": "判断の理由", "requester_reason": "申出者に伝える理由", "facts": "認定した事実",
         "delay_item": STEPS.get(action), "decided_at": at.astimezone(UTC).isoformat(), "decided_by": "mod-1",
         "post": post, "poster": {"id": post["author_id"]},
         "requests": [{"report_id": r.report_id, "kind": "deletion_request", "requester": {"id": r.requester_id},

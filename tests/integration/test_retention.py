@@ -29,7 +29,11 @@ def test_requester_data_and_the_post_copy_go_after_their_periods_unless_held(dec
     decided_case(decision, "middle", 60)
     decided_case(decision, "held", 100)
     decided_case(decision, "recent", 5)
-    retention.set_legal_hold(decision.db, "held", "cli:legal", "裁判所の保全命令")
+    with decision.db.unit_of_work() as uow:
+        hold = retention.place_hold(uow.session, "held", basis="s16_erasure_ban", reference="裁判所の保全命令",
+                                    by="cli:legal")
+        uow.commit()
+        hold_id = hold.id
     assert retention.apply_retention(decision.db) == {"requester_data": 2, "posts": 1}
     assert retention.apply_retention(decision.db) == {"requester_data": 0, "posts": 0}  # once
     with decision.db.sessions() as s:
@@ -45,7 +49,9 @@ def test_requester_data_and_the_post_copy_go_after_their_periods_unless_held(dec
         assert s.scalar(sa.select(sa.func.count()).select_from(Decision)) == 4  # decisions stay
         types = [e.event_type for e in s.scalars(sa.select(AuditEvent).where(AuditEvent.case_id == "old"))]
         assert "retention.requester_data_removed" in types and "retention.post_removed" in types
-    retention.set_legal_hold(decision.db, "held", "cli:legal", None)
+    with decision.db.unit_of_work() as uow:
+        retention.lift_hold(uow.session, hold_id, reason="命令の取消し", by="cli:legal")
+        uow.commit()
     assert retention.apply_retention(decision.db) == {"requester_data": 1, "posts": 1}
 
 

@@ -184,3 +184,17 @@ def test_produced_envelope_matches_the_documented_envelope(document):
 def test_readme_links_both_documents():
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     assert "(docs/events.md)" in readme and "(docs/asyncapi.yaml)" in readme
+
+
+def test_events_md_notices_are_the_texts_the_templates_render():
+    """The notices shown in docs/events.md are what the notifier sends for those details."""
+    from services.notifier import notices
+
+    text = EVENTS_MD.read_text(encoding="utf-8")
+    shown = [b["data"] for b in (json.loads(x) for x in re.findall(r"```json\n(.*?)\n```", text, re.S))
+             if "notice_type" in b.get("data", {})]
+    assert {n["notice_type"] for n in shown} >= {"ACK", "N1", "N3", "N4", "INQ"}
+    for notice in shown:
+        assert notice["text_ja"] == notices.render(notice["notice_type"], notice["details"])[0], notice["notice_type"]
+        assert notice["legal_basis"] == notices.LEGAL_BASIS[notice["notice_type"]]
+        assert "§" not in notice["text_ja"]

@@ -34,9 +34,19 @@ def fiscal_year_of(day: dt.date) -> tuple[dt.date, dt.date]:
     return dt.date(first_year, 4, 1), dt.date(first_year + 1, 3, 31)
 
 
+def report_year(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The §28 year a report is about by default: until 31 May (the publication deadline) the
+    year that ended on 31 March; from June on, the year in progress."""
+    first, last = fiscal_year_of(today)
+    if today.month in (4, 5):
+        return fiscal_year_of(first - dt.timedelta(days=1))
+    return first, last
+
+
 def resolve(start: str | None, end: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The period asked for; a missing bound falls back to the §28 year containing today (JST)."""
-    first, last = fiscal_year_of(now.astimezone(clock.legal_zone()).date())
+    """The period asked for; a missing bound falls back to the §28 year a report is due for
+    (``report_year``: before 31 May, the year just ended)."""
+    first, last = report_year(now.astimezone(clock.legal_zone()).date())
     begin = parse_bound(start, end=False) or jst_midnight(first)
     finish = parse_bound(end, end=True) or jst_midnight(last + dt.timedelta(days=1))
     if finish <= begin:

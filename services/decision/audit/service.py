@@ -24,7 +24,7 @@ from services.decision.auth import CAN_DECIDE
 from services.decision.audit.models import APPEAL_OUTCOMES, Appeal
 from services.decision.audit.records import RESTRICTIVE
 from services.decision.domain import DecisionRefused
-from services.decision.models import Case, Decision, Inbox, Outbox, User
+from services.decision.models import Case, CaseReport, Decision, Inbox, Outbox, User
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,11 @@ def record_reversal(session: Session, original: Decision, reviewer: User, reason
         specialist_reviewed=reviewer.role == "specialist", ai_assisted=False, reverses=original.id, decided_at=now)
     session.add(reversal)
     session.flush()
-    # No requests: every request on the original already had its final notice (§25).
-    event = service.decision_event(session, case, reversal, [], reviewer)
+    # The requests the original answered travel along so that their requesters are told the
+    # measure was lifted (they were told it was taken); none of them is answered again.
+    answered = session.scalars(sa.select(CaseReport).where(CaseReport.resolved_by == original.id,
+                                                           CaseReport.treated_as == "deletion_request")).all()
+    event = service.decision_event(session, case, reversal, list(answered), reviewer)
     stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
     service.append_audit(session, case_id=case.id, event_type="decision.reversal", actor=reviewer.pseudonym,
                          payload={"decision_id": reversal.id, "reverses": original.id, "reason": reversal.reason,

@@ -18,7 +18,7 @@ from shared import clock
 from shared.db import utcnow
 from shared.settings import env
 from services.decision import domain
-from services.decision.audit import periods
+from services.decision.audit import notice_figures, periods
 from services.decision.audit.models import Appeal
 from services.decision.audit.records import RESTRICTIVE, ROUTES, RecordFilter, iter_records
 from services.decision.models import CaseReport, Decision
@@ -31,20 +31,20 @@ BUCKETS = ((1, "1時間未満"), (6, "1〜6時間"), (24, "6〜24時間"), (48, 
 PERCENTILES = (50, 75, 90, 95, 99)
 OPERATOR_FIELDS = ("japanese_reviewers", "staff_training", "self_evaluation", "content_types_added_s26_3")
 
-DERIVED = [
-    "s25_notices", "s27_notices",
-]
+DERIVED: list[str] = []
 NOTES = {
-    "s25_notices": "決定サービスは通知そのものを保存しないため、申出に対する決定から導出した件数です"
-                   "（N1＝申出に対する措置の決定、N2＝申出に対する措置なしの決定、N3＝判断前の手続（意見照会・専門員調査・その他）、"
-                   "同一申出者による同一内容の申出（§25(1)ただし書）は通知なし）。",
-    "s27_notices": "措置（削除・非表示・アカウント停止）の決定から導出した N4 の件数です。§27 ただし書により通知しなかった件数と理由は"
-                   "通知サービス（notice_exceptions）が記録するため、ここでは null です。",
+    "s25_notices": "通知の件数は通知サービスの記録（送った通知、届かなかった通知、通知しなかった理由）によります。"
+                   "届かなかった通知と保留中の通知は送った件数に含めません。",
+    "s27_notices": "N4 の件数と、第27条ただし書により通知しなかった件数・理由は通知サービスの記録によります。",
     "operator": "運営者が記入する項目です（MODQ_TRANSPARENCY_OPERATOR_FILE に JSON で指定）。未指定の項目は null です。",
 }
+NOTICES_MISSING = "通知サービスから集計を取得できなかったため、通知の件数は空欄です（推計はしません）。"
 
 
-def generate(session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> dict:
+def generate(session: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None,
+             notice_stats: dict | None = None) -> dict:
+    """The report over [start, end). ``notice_stats``: the notifier's counts for the period
+    (notice_figures.fetch); without them the notice sections are null and the notes say why."""
     now = now or utcnow()
     tally = DecisionTally(start, end)
     for record in iter_records(session, RecordFilter(start=start, end=end)):
@@ -56,11 +56,13 @@ def generate(session: Session, start: dt.datetime, end: dt.datetime, now: dt.dat
         "requests": intake["requests"], "user_reports": intake["user_reports"],
         "own_detection": intake["own_detection"],
         **tally.sections(),
+        **(notice_figures.sections(notice_stats) if notice_stats is not None
+           else {"s25_notices": None, "s27_notices": None}),
         "s25_timeliness": timeliness(session, start, end, now),
         "appeals": appeal_counts(session, start, end, tally),
         "monthly": monthly(start, end, intake["monthly"], tally.monthly),
         "operator": operator_fields(),
-        "derived": DERIVED, "notes": NOTES,
+        "derived": DERIVED, "notes": NOTES if notice_stats is not None else {**NOTES, "notices_missing": NOTICES_MISSING},
     }
     return report
 
@@ -73,12 +75,15 @@ def intake_counts(session: Session, start: dt.datetime, end: dt.datetime) -> dic
     by_month: dict[str, Counter] = defaultdict(Counter)
     rows = session.execute(
         sa.select(CaseReport.kind, CaseReport.treated_as, CaseReport.reporter_id, CaseReport.right_infringed,
-                  CaseReport.reason_category, CaseReport.request_type, CaseReport.is_repeat, CaseReport.received_at)
+                  CaseReport.reason_category, CaseReport.request_type, CaseReport.is_repeat, CaseReport.received_at,
+                  CaseReport.reporter)
         .where(CaseReport.received_at >= start, CaseReport.received_at < end).execution_options(yield_per=2000))
-    for kind, treated_as, reporter_id, right, category, request_type, is_repeat, received_at in rows:
+    for kind, treated_as, reporter_id, right, category, request_type, is_repeat, received_at, reporter in rows:
         month = by_month[periods.month_key(received_at)]
         if treated_as == "deletion_request":
-            requests.count(by_right_infringed=right or UNSPECIFIED, by_request_type=request_type)
+            # 施行規則第18条: requests from public bodies and courts are shown apart
+            requests.count(by_right_infringed=right or UNSPECIFIED, by_request_type=request_type,
+                           by_requester_type=(reporter or {}).get("requester_type") or "person")
             requests.flag("repeat", is_repeat)
             month["requests"] += 1
         elif reporter_id == domain.OWN_DETECTION_REPORTER["id"]:
@@ -125,9 +130,8 @@ class DecisionTally:
     apart from the time-to-decision samples)."""
 
     def __init__(self, start: dt.datetime, end: dt.datetime):
-        self.n1, self.n2, self.n3 = _Section(), _Section(), _Section()
-        self.repeat_not_sent = 0
-        self.n4, self.inq = _Section(), 0
+        self.interim, self.interim_requests, self.other_reasons = _Section(), 0, Counter()
+        self.not_taken = {route: 0 for route in ROUTES}
         self.measures = _Section()
         self.by_route = {route: _Section() for route in ROUTES}
         self.suspensions = _Section()
@@ -150,21 +154,15 @@ class DecisionTally:
             month["interim_steps"] += 1
 
     def _notices(self, record: dict) -> None:
-        notices = record["notices"]
-        fresh = [r for r in record["requests"] if not r["is_repeat"]]
-        self.repeat_not_sent += notices["not_sent_repeat_requests"]
-        for kind, section in (("N1", self.n1), ("N2", self.n2)):
-            if kind in notices["requester"]:
-                for r in fresh:
-                    section.count(by_right_infringed=r["right_infringed"] or UNSPECIFIED,
-                                  by_paragraph="s25_2" if r["interim_notice_before"] else "s25_1",
-                                  **({"by_measure": record["measure"]} if kind == "N1" else {}))
-        if "N3" in notices["requester"]:
-            self.n3.count(notices["requester"]["N3"], by_item=record["delay_item"] or UNSPECIFIED)
-        if notices["poster"] == "N4":
-            self.n4.count(by_measure=record["measure"], by_clause=_ground(record))
-        elif notices["poster"] == "INQ":
-            self.inq += 1
+        """Why decisions took longer than 7 days (the §25(2) items and, for item iii, the reason
+        given): the interim steps themselves, not the notices (those are the notifier's)."""
+        if record["final"] or not record["delay_item"]:
+            return
+        requests = sum(1 for r in record["requests"] if not r["is_repeat"])
+        self.interim.count(by_item=record["delay_item"])
+        self.interim_requests += requests
+        if record["delay_item"] == "iii":
+            self.other_reasons[record.get("requester_reason") or record["reason"] or UNSPECIFIED] += 1
 
     def _final(self, record: dict, month: Counter) -> None:
         self.finals += 1
@@ -173,6 +171,7 @@ class DecisionTally:
             self.durations.append(record["time_to_decision_seconds"] / HOUR)
         if record["measure"] not in RESTRICTIVE:
             month["no_action"] += 1
+            self.not_taken[record["route"]] += 1
             return
         month["measures"] += 1
         self.measures.count(by_measure=record["measure"])
@@ -185,10 +184,11 @@ class DecisionTally:
 
     def sections(self) -> dict:
         return {
-            "s25_notices": {"N1": self.n1.result(), "N2": self.n2.result(), "N3": self.n3.result(),
-                            "not_sent": {"total": self.repeat_not_sent,
-                                         "by_reason": {"repeat_request_s25_1_proviso": self.repeat_not_sent}}},
-            "s27_notices": {"N4": self.n4.result(), "not_sent": None, "inquiries_s3_2_ii": self.inq},
+            "s25_2_extensions": {**self.interim.result(), "requests": self.interim_requests,
+                                 "other_reasons_iii": dict(sorted(self.other_reasons.items()))},
+            "measures_not_taken": {"by_route": dict(self.not_taken),
+                                   "on_user_reports": self.not_taken["report"],
+                                   "on_own_detection": self.not_taken["own_detection"]},
             "measures": {**self.measures.result(),
                          "by_route": {route: s.result() for route, s in self.by_route.items()}},
             "measures_on_user_reports": self.by_route["report"].result(),

@@ -20,7 +20,7 @@ from shared.settings import pseudonym_key
 from shared.web import ApiBlueprint
 from services.decision.auth import CAN_AUDIT, CAN_DECIDE, api_user, require_api_role
 from services.decision import auditlog
-from services.decision.audit import dsa, periods, records, render, service, transparency
+from services.decision.audit import dsa, notice_figures, periods, records, render, service, transparency
 from services.decision.audit.schemas import (AppealInSchema, AppealListSchema, AppealOutSchema, AppealQuerySchema,
                                              AppealReviewSchema, DsaQuerySchema, ExportQuerySchema,
                                              TransparencyQuerySchema)
@@ -124,10 +124,10 @@ class Transparency(MethodView):
     @blp.arguments(TransparencyQuerySchema, location="query")
     @blp.doc(responses={"200": {"description": "the §28 report as JSON, CSV or a Japanese HTML page"}})
     def get(self, args):
-        """The §28 transparency report over a period (default: the April–March year containing today, JST)."""
+        """The §28 transparency report over a period (default: the year a report is due for; until 31 May, the year just ended; JST)."""
         start, end = _period(args, default_year=True)
         with _db().sessions() as session:
-            report = transparency.generate(session, start, end)
+            report = transparency.generate(session, start, end, notice_stats=notice_figures.fetch(start, end))
         if args["format"] == "csv":
             return Response(render.csv_text(report, args["bom"]), mimetype="text/csv",
                             headers=_attachment("transparency.csv"))
