@@ -18,14 +18,27 @@ from services.decision.models import AuditEvent, Outbox
 
 
 @pytest.fixture
-def log(decision):
+def bare(db_url):
+    """A migrated decision service whose audit log is empty (provisioning the development users
+    writes entries of its own: the specialist's appointment) and one auditor account."""
+    from tests.conftest import make_runtime
+
+    runtime = make_runtime("decision", db_url)
+    with runtime.db.unit_of_work() as uow:
+        service.create_user(uow.session, "auditor@example.jp", "auditor", "auditor")
+        uow.commit()
+    return runtime
+
+
+@pytest.fixture
+def log(bare):
     """Five entries written by the service."""
-    with decision.db.unit_of_work() as uow:
+    with bare.db.unit_of_work() as uow:
         for n in range(5):
             service.append_audit(uow.session, case_id="case-1", event_type="test.entry", actor="mod-x",
                                  payload={"n": n})
         uow.commit()
-    return decision
+    return bare
 
 
 def verify(runtime, **kwargs) -> dict:
@@ -89,8 +102,8 @@ def test_a_log_rewritten_from_the_start_does_not_reach_the_published_head(log):
     assert not result["intact"]
 
 
-def test_entries_written_before_keying_still_verify(decision):
-    with decision.db.unit_of_work() as uow:  # as the migration leaves an older log
+def test_entries_written_before_keying_still_verify(bare):
+    with bare.db.unit_of_work() as uow:  # as the migration leaves an older log
         prev = domain.GENESIS
         for seq in (1, 2):
             entry = AuditEvent(seq=seq, case_id=None, event_type="old", actor="a", at=service.utcnow(),
@@ -102,7 +115,7 @@ def test_entries_written_before_keying_still_verify(decision):
         uow.session.flush()
         service.append_audit(uow.session, case_id=None, event_type="new", actor="a", payload={})
         uow.commit()
-    assert verify(decision)["intact"]
+    assert verify(bare)["intact"]
 
 
 def test_the_key_is_not_in_the_database(log):

@@ -109,9 +109,10 @@ def hide_only_clause(decision):
 @pytest.mark.parametrize("action", ["remove", "hide"])
 def test_a_clause_grounds_only_its_measures_and_routes(decision, hide_only_clause, action):
     from services.decision.app import create_app
-    from tests.integration.test_decision_http import basic
+    from tests.integration.test_decision_http import basic, claim
 
     service.handle_events(decision.db, [parse_event(own_detection("c-own").to_json())])
+    claim(decision, "moderator", "c-own")
     app = create_app(decision)
     app.config.update(TESTING=True)
     response = app.test_client().post("/v1/cases/c-own/decisions", headers=basic("moderator"),
@@ -121,15 +122,15 @@ def test_a_clause_grounds_only_its_measures_and_routes(decision, hide_only_claus
 
 
 def test_a_clause_applies_on_its_own_route_and_measure(decision, hide_only_clause):
-    from tests.integration.test_decision_http import open_case
+    from tests.integration.test_decision_http import decide, open_case
 
     open_case(decision, case_id="c-req")
     with pytest.raises(DecisionRefused) as refused:
-        service.record_decision(decision.db, "c-req", moderator(decision),
-                                DecisionInput(action="remove", reason="x", clause_id=hide_only_clause))
+        decide(decision, "c-req", moderator(decision),
+               DecisionInput(action="remove", reason="x", clause_id=hide_only_clause))
     assert refused.value.status == 422
-    decided = service.record_decision(decision.db, "c-req", moderator(decision),
-                                      DecisionInput(action="hide", reason="x", clause_id=hide_only_clause))
+    decided = decide(decision, "c-req", moderator(decision),
+                     DecisionInput(action="hide", reason="x", clause_id=hide_only_clause))
     assert decided.clause_id == "V-1"
 
 

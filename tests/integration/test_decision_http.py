@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared.events import INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, make_event, parse_event
 from services.decision import service
 from services.decision.app import create_app
-from services.decision.domain import DecisionInput
+from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import AuditEvent, Case, Decision, PosterInquiry, User
 
 UTC = dt.timezone.utc
@@ -59,6 +59,17 @@ def user(runtime, role) -> User:
 def claim(runtime, role: str, case_id="case-1") -> None:
     """Deciding needs the decider's claim (the claim itself is tested through the API below)."""
     service.claim_case(runtime.db, case_id, user(runtime, role))
+
+
+def decide(runtime, case_id: str, who: User, data: DecisionInput):
+    """Decide as the queue does: claim the case first; a refused decision gives the claim back,
+    so the next person can claim it."""
+    service.claim_case(runtime.db, case_id, who)
+    try:
+        return service.record_decision(runtime.db, case_id, who, data)
+    except DecisionRefused:
+        service.release_case(runtime.db, case_id, who)
+        raise
 
 
 def ask_poster(runtime, case_id="case-1") -> str:

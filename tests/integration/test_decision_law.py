@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from services.decision import service
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import User
-from tests.integration.test_decision_http import open_case
+from tests.integration.test_decision_http import decide, open_case
 
 UTC = dt.timezone.utc
 
@@ -21,14 +21,14 @@ def staff(runtime, role):
 @pytest.mark.parametrize("role", ["moderator", "supervisor"])
 def test_after_a_referral_only_a_specialist_decides(decision, role):
     open_case(decision)
-    service.record_decision(decision.db, "case-1", staff(decision, "moderator"),
-                            DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
+    decide(decision, "case-1", staff(decision, "moderator"),
+           DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     with pytest.raises(DecisionRefused) as refused:
-        service.record_decision(decision.db, "case-1", staff(decision, role),
-                                DecisionInput(action="remove", reason="x", clause_id="D-1"))
+        decide(decision, "case-1", staff(decision, role),
+               DecisionInput(action="remove", reason="x", clause_id="D-1"))
     assert refused.value.status == 403
-    decided = service.record_decision(decision.db, "case-1", staff(decision, "specialist"),
-                                      DecisionInput(action="remove", reason="x", clause_id="D-1"))
+    decided = decide(decision, "case-1", staff(decision, "specialist"),
+                     DecisionInput(action="remove", reason="x", clause_id="D-1"))
     assert decided.specialist_reviewed is True
 
 
@@ -39,10 +39,10 @@ def test_no_action_on_a_request_needs_a_reason_written_for_the_requester(decisio
 
     open_case(decision)
     with pytest.raises(DecisionRefused) as refused:
-        service.record_decision(decision.db, "case-1", staff(decision, "moderator"),
-                                DecisionInput(action="no_action", reason="内部メモ"))
+        decide(decision, "case-1", staff(decision, "moderator"),
+               DecisionInput(action="no_action", reason="内部メモ"))
     assert refused.value.field == "requester_reason"
-    service.record_decision(decision.db, "case-1", staff(decision, "moderator"), DecisionInput(
+    decide(decision, "case-1", staff(decision, "moderator"), DecisionInput(
         action="no_action", reason="内部メモ", requester_reason="公共の利害に関する論評の範囲内です"))
     with decision.db.sessions() as s:
         (row,) = s.scalars(sa.select(Outbox).where(Outbox.event_type.like("%decision.recorded%"))).all()
@@ -61,20 +61,20 @@ def test_a_referral_needs_an_appointed_specialist_and_only_one_on_the_roster_dec
         duties.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
     with pytest.raises(DecisionRefused) as refused:
-        service.record_decision(decision.db, "case-1", staff(decision, "moderator"),
-                                DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
+        decide(decision, "case-1", staff(decision, "moderator"),
+               DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     assert refused.value.status == 409
     with decision.db.unit_of_work() as uow:
         duties.appoint_specialist(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
-    service.record_decision(decision.db, "case-1", staff(decision, "moderator"),
-                            DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
+    decide(decision, "case-1", staff(decision, "moderator"),
+           DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     with decision.db.unit_of_work() as uow:
         duties.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
     with pytest.raises(DecisionRefused):  # a specialist role alone is not an appointment
-        service.record_decision(decision.db, "case-1", staff(decision, "specialist"),
-                                DecisionInput(action="remove", reason="x", clause_id="D-1"))
+        decide(decision, "case-1", staff(decision, "specialist"),
+               DecisionInput(action="remove", reason="x", clause_id="D-1"))
 
 
 # --- §26(3): amend the criteria after an urgent, unforeseen measure ---------------------------------
@@ -85,7 +85,7 @@ def test_an_urgent_unforeseen_measure_prompts_the_admin_until_a_new_version_is_p
     from tests.integration.test_decision_http import signed_in
 
     open_case(decision)
-    service.record_decision(decision.db, "case-1", staff(decision, "moderator"), DecisionInput(
+    decide(decision, "case-1", staff(decision, "moderator"), DecisionInput(
         action="remove", reason="新しい手口の詐欺", exception_code="urgent_unforeseen", facts="新型の詐欺リンク"))
     app = create_app(decision)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
@@ -109,8 +109,8 @@ def test_retention_erases_old_evidence_but_never_under_a_legal_hold(decision, mo
     monkeypatch.setenv("MODQ_RETENTION_POST_DAYS", "30")
     for case_id in ("held", "free"):
         open_case(decision, case_id=case_id)
-        service.record_decision(decision.db, case_id, staff(decision, "moderator"),
-                                DecisionInput(action="remove", reason="x", clause_id="D-1"))
+        decide(decision, case_id, staff(decision, "moderator"),
+               DecisionInput(action="remove", reason="x", clause_id="D-1"))
     with decision.db.unit_of_work() as uow:
         hold = retention.place_hold(uow.session, "held", basis="s16_erasure_ban",
                                     reference="東京地裁 令和8年(モ)第1号", by="legal@example.jp")

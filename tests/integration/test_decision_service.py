@@ -239,8 +239,8 @@ def test_a_supervisor_overrides_a_claim_and_the_override_is_audited(decision):
     feed(decision, received())
     mod, sup = user(decision, "moderator"), user(decision, "supervisor")
     service.claim_case(decision.db, "case-1", mod)
-    service.record_decision(decision.db, "case-1", sup,
-                            DecisionInput(action="no_action", reason="x", override_claim=True))
+    service.record_decision(decision.db, "case-1", sup, DecisionInput(
+        action="no_action", reason="x", requester_reason="削除の理由に当たりません", override_claim=True))
     with decision.db.sessions() as s:
         override = s.scalar(sa.select(AuditEvent).where(AuditEvent.event_type == "case.claim_overridden"))
         assert override.actor == sup.pseudonym and json.loads(override.payload) == {"claimed_by": str(mod.id)}

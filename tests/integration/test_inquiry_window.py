@@ -14,6 +14,7 @@ from shared.events import INQUIRY_DELIVERED, REPORT_RECEIVED, make_event, parse_
 from services.decision import service
 from services.decision.domain import DecisionInput
 from services.decision.models import Case, Outbox, PosterInquiry, PosterReply, User
+from tests.integration.test_decision_http import decide
 
 UTC = dt.timezone.utc
 JST = ZoneInfo("Asia/Tokyo")
@@ -37,8 +38,8 @@ def moderator(runtime):
 
 
 def ask_poster(runtime, case_id):
-    return service.record_decision(runtime.db, case_id, moderator(runtime),
-                                   DecisionInput(action="poster_inquiry", reason="発信者の意見を聴く")).id
+    return decide(runtime, case_id, moderator(runtime),
+                  DecisionInput(action="poster_inquiry", reason="発信者の意見を聴く")).id
 
 
 def decision_event(runtime, decision_id):
