@@ -55,35 +55,45 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['case_id'], ['cases.id']),
         sa.PrimaryKeyConstraint('id'))
     op.create_index('ix_legal_holds_case_id', 'legal_holds', ['case_id'])
-    _move_case_flags_to_holds()
+    held = _cases_held_by_flag()
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_column('legal_hold_reason')
         batch_op.drop_column('legal_hold')
+    _place_holds(held)
 
 
-def _move_case_flags_to_holds() -> None:
-    """A case held with the earlier flag keeps its hold: one active hold, its reason as the reference."""
-    conn = op.get_bind()
+# A case held with the earlier flag (cases.legal_hold) keeps its hold: one active hold with the
+# flag's reason as its reference. Written after the cases table is rebuilt (SQLite batch mode
+# drops and recreates it, which rows referring to it would block).
+
+def _cases_held_by_flag() -> list[tuple[str, str | None]]:
     cases = sa.table('cases', sa.column('id'), sa.column('legal_hold'), sa.column('legal_hold_reason'))
+    query = sa.select(cases.c.id, cases.c.legal_hold_reason).where(cases.c.legal_hold.is_(True))
+    return [tuple(row) for row in op.get_bind().execute(query)]
+
+
+def _place_holds(held: list[tuple[str, str | None]]) -> None:
     holds = sa.table('legal_holds', sa.column('id'), sa.column('case_id'), sa.column('basis'),
                      sa.column('reference'), sa.column('placed_by'), sa.column('placed_at', shared.db.UTCDateTime()))
     now = dt.datetime.now(dt.timezone.utc)
-    rows = conn.execute(sa.select(cases.c.id, cases.c.legal_hold_reason).where(cases.c.legal_hold.is_(True))).all()
-    for case_id, reason in rows:
-        conn.execute(holds.insert().values(id=str(uuid.uuid4()), case_id=case_id, basis='litigation',
-                                           reference=reason, placed_by='migration:legal_hold_flag', placed_at=now))
+    for case_id, reason in held:
+        op.get_bind().execute(holds.insert().values(id=str(uuid.uuid4()), case_id=case_id, basis='litigation',
+                                                    reference=reason, placed_by='migration:legal_hold_flag',
+                                                    placed_at=now))
 
 
 def downgrade() -> None:
+    conn = op.get_bind()
+    held = dict(conn.execute(sa.text("SELECT case_id, reference FROM legal_holds WHERE lifted_at IS NULL "
+                                     "ORDER BY placed_at DESC")).all())  # the earliest hold's reference wins
+    op.drop_index('ix_legal_holds_case_id', table_name='legal_holds')
+    op.drop_table('legal_holds')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('legal_hold', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('legal_hold_reason', sa.String(length=500), nullable=True))
-    conn = op.get_bind()
-    conn.execute(sa.text("UPDATE cases SET legal_hold = true, legal_hold_reason = (SELECT h.reference FROM legal_holds h "
-                         "WHERE h.case_id = cases.id AND h.lifted_at IS NULL ORDER BY h.placed_at LIMIT 1) "
-                         "WHERE id IN (SELECT case_id FROM legal_holds WHERE lifted_at IS NULL)"))
-    op.drop_index('ix_legal_holds_case_id', table_name='legal_holds')
-    op.drop_table('legal_holds')
+    cases = sa.table('cases', sa.column('id'), sa.column('legal_hold'), sa.column('legal_hold_reason'))
+    for case_id, reference in held.items():
+        conn.execute(cases.update().where(cases.c.id == case_id).values(legal_hold=True, legal_hold_reason=reference))
     op.drop_table('criteria_amendments_due')
     op.drop_index('ix_specialist_appointments_user_id', table_name='specialist_appointments')
     op.drop_table('specialist_appointments')
