@@ -67,10 +67,13 @@ class ScoreRequestSchema(Schema):
 
 
 class ScoreResultSchema(Schema):
-    score = fields.Float(required=True)
+    score = fields.Float(required=True, metadata={
+        "description": "Calibrated probability that a person would call the text abusive (0-1)."})
     categories = fields.Dict(keys=fields.String(), values=fields.Float())
     model_version = fields.String()
-    nudge = fields.Boolean(metadata={"description": "true: show 「このまま投稿しますか？」"})
+    nudge = fields.Boolean(metadata={
+        "description": "true when score >= MODQ_NUDGE_THRESHOLD (default 0.5, on the calibrated score; "
+                       "about 1 in 10 rough but benign posts or fewer reach it): show 「このまま投稿しますか？」"})
     nudge_message = fields.String(allow_none=True)
 
 
