@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.runtime import Runtime
 from shared.settings import env_float, sns_clients
-from shared.signing import SignatureError, verify
+from shared.signing import ReplayGuard, SignatureError, verify
 from shared.web import install_common
 from services.classifier.models import Outbox
 
@@ -67,10 +67,13 @@ class ScoreRequestSchema(Schema):
 
 
 class ScoreResultSchema(Schema):
-    score = fields.Float(required=True)
+    score = fields.Float(required=True, metadata={
+        "description": "Calibrated probability that a person would call the text abusive (0-1)."})
     categories = fields.Dict(keys=fields.String(), values=fields.Float())
     model_version = fields.String()
-    nudge = fields.Boolean(metadata={"description": "true: show 「このまま投稿しますか？」"})
+    nudge = fields.Boolean(metadata={
+        "description": "true when score >= MODQ_NUDGE_THRESHOLD (default 0.5, on the calibrated score; "
+                       "about 1 in 10 rough but benign posts or fewer reach it): show 「このまま投稿しますか？」"})
     nudge_message = fields.String(allow_none=True)
 
 
@@ -90,9 +93,11 @@ SIGNATURE_HEADERS = [{"in": "header", "name": name, "required": True, "schema": 
 @blp.before_request
 def _require_sns_signature():
     # Scoring costs CPU and the texts are users' unpublished drafts: only a registered SNS backend
-    # may call it. No replay store: a replayed request changes nothing.
+    # may call it, and a captured request cannot be sent again (the guard is per process; a
+    # replay to another worker within the timestamp tolerance costs one scoring, no data).
     try:
-        verify(request.headers, request.get_data(cache=True), sns_clients())
+        verify(request.headers, request.get_data(cache=True), sns_clients(),
+               replay=current_app.config["SIGNATURE_REPLAY"])
     except SignatureError as exc:
         abort(401, message=str(exc))
 
@@ -127,7 +132,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     holder = ModelHolder()
     app.config.update(API_TITLE="modq classifier", API_VERSION="1.0.0", OPENAPI_VERSION="3.1.0",
                       OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json", RUNTIME=runtime,
-                      MODEL=holder, MAX_CONTENT_LENGTH=2 * 1024 * 1024)
+                      MODEL=holder, SIGNATURE_REPLAY=ReplayGuard(), MAX_CONTENT_LENGTH=2 * 1024 * 1024)
     api = Api(app)
     api.register_blueprint(blp)
     install_common(app, "classifier", {**runtime.health_checks(), "model": holder.ready})

@@ -12,6 +12,12 @@ Two head layouts are understood:
 * multi-label (``config.problem_type == "multi_label_classification"``,
   independent sigmoids): the overall abuse score is the largest category
   probability.
+
+A model's ``modq.json`` may carry a ``calibration`` (Platt scaling of the
+score's log-odds, fitted on held-out posts by ``train``): the score is then
+mapped through it and the category probabilities are rescaled to match, so
+``score`` reads as the probability that a person would call the post
+abusive and 0.5 is a meaningful threshold.
 """
 from __future__ import annotations
 
@@ -150,6 +156,7 @@ class AbuseClassifier:
             )
         self.multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
 
+        self.calibration = self._read_calibration(self.meta)
         self.quantized = False
         # a model's modq.json may say int8 does not keep its labels
         if quantize and self.meta.get("quantize", True) is not False:
@@ -161,22 +168,66 @@ class AbuseClassifier:
 
     # ------------------------------------------------------------------ setup
     def _quantize(self, model):
+        """Dynamic int8 for the linear layers, as the model's ``modq.json`` says.
+
+        ``int8`` there may ask for per-channel weight scales and name modules
+        (regular expressions) kept in fp32: the feed-forward output projections
+        of e5-derived layers read GELU activations whose outliers a per-tensor
+        int8 scale flattens, which flips decisions near the threshold."""
+        import re
+
         import torch
 
         engines = torch.backends.quantized.supported_engines
         if not any(e in engines for e in ("fbgemm", "x86", "qnnpack")):
             return model
+        spec_meta = self.meta.get("int8") or {}
+        keep = [re.compile(p) for p in spec_meta.get("fp32_modules", [])]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                from torch.ao.quantization import quantize_dynamic
+                from torch.ao.quantization import (default_dynamic_qconfig, per_channel_dynamic_qconfig,
+                                                   quantize_dynamic)
 
-                qmodel = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                qconfig = per_channel_dynamic_qconfig if spec_meta.get("per_channel") else default_dynamic_qconfig
+                spec = {name: qconfig for name, mod in model.named_modules()
+                        if isinstance(mod, torch.nn.Linear) and not any(k.search(name) for k in keep)}
+                qmodel = quantize_dynamic(model, spec, dtype=torch.qint8)
         except Exception:  # pragma: no cover - engine-specific
             return model
         qmodel.eval()
         self.quantized = True
         return qmodel
+
+    @staticmethod
+    def _read_calibration(meta: dict) -> tuple[float, float] | None:
+        cal = meta.get("calibration") or {}
+        if cal.get("method") != "platt":
+            return None
+        try:
+            return float(cal["a"]), float(cal["b"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _calibrate(self, rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        """Map each score through the model's calibration; categories follow it."""
+        import numpy as np
+
+        if self.calibration is None or not rows:
+            return rows
+        a, b = self.calibration
+        raw = np.array([1.0 - r[NONE_LABEL] for r in rows], dtype=np.float64)
+        clipped = np.clip(raw, 1e-6, 1 - 1e-6)
+        cal = 1.0 / (1.0 + np.exp(-(a * np.log(clipped / (1 - clipped)) + b)))
+        out = []
+        for r, s_raw, s_cal in zip(rows, raw, cal):
+            ratio = s_cal / s_raw if s_raw > 0 else 0.0
+            cats = {c: float(r[c] * ratio) for c in CATEGORIES}
+            if s_raw <= 0:
+                cats = {c: float(s_cal) / len(CATEGORIES) for c in CATEGORIES}
+            cats[NONE_LABEL] = float(1.0 - s_cal)
+            out.append(cats)
+        return out
 
     def _compute_version(self) -> str:
         version = self.meta.get("version")
@@ -253,7 +304,7 @@ class AbuseClassifier:
                 none = float(max(0.0, 1.0 - sum(cats.values())))
             cats[NONE_LABEL] = none
             rows.append(cats)
-        return rows
+        return self._calibrate(rows)
 
     def score(self, texts: Iterable[str]) -> list[dict]:
         """Score posts.
@@ -281,9 +332,6 @@ class AbuseClassifier:
             })
         return results
 
-    def score_one(self, text: str) -> dict:
-        return self.score([text])[0]
-
     def info(self) -> dict:
         return {
             "model_dir": str(self.model_dir),
@@ -291,6 +339,8 @@ class AbuseClassifier:
             "quantized": self.quantized,
             "max_length": self.max_length,
             "multi_label": self.multi_label,
+            "calibration": ({"method": "platt", "a": self.calibration[0], "b": self.calibration[1]}
+                            if self.calibration else None),
             "labels": {k: v for k, v in sorted(self._index.items(), key=lambda kv: kv[1])},
             "metadata": self.meta,
         }

@@ -71,7 +71,6 @@ def test_unreadable_signature_headers_are_a_401(apps, service, path, header, val
     assert response.status_code == 401 and response.get_json()["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="the classifier's view does not pass shared.signing.ReplayGuard yet")
 def test_a_replayed_score_request_is_refused(apps):
     body = '{"text": "こんにちは"}'.encode()
     headers = signed_headers(SNS_CLIENT, SNS_SECRET, body)

@@ -15,7 +15,7 @@ def _run(monkeypatch, capsys, argv, stdin=None):
 
 
 def test_commands_contract():
-    assert set(cli.COMMANDS) == {"score", "evaluate", "info", "bench", "train", "retrain"}
+    assert set(cli.COMMANDS) == {"score", "evaluate", "info", "bench", "train", "retrain", "calibrate", "datasheet"}
     assert all(callable(f) for f in cli.COMMANDS.values())
 
 

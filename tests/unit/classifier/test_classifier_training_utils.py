@@ -6,7 +6,7 @@ import pytest
 from services.classifier.inference import LABELS
 from services.classifier.training import data as D
 from services.classifier.training.metrics import _auc, best_threshold, evaluate
-from services.classifier.training.pipeline import decision_label
+from services.classifier.training.retrain import decision_label
 
 
 def _write(path, rows):
