@@ -168,9 +168,10 @@ def cmd_evaluate(argv: list[str]) -> int:
     for path in paths:
         examples = _read_labelled(path)
         probs = probs_of(clf, examples)
-        m = split_report(probs, examples) if args.threshold == 0.5 else evaluate(
-            [e.label for e in examples], probs, threshold=args.threshold, kinds=[e.kind for e in examples])
-        m.setdefault("calibration", split_report(probs, examples)["calibration"])
+        m = split_report(probs, examples)
+        if args.threshold != 0.5:  # the same report at another threshold; calibration does not depend on it
+            m = evaluate([e.label for e in examples], probs, threshold=args.threshold,
+                         kinds=[e.kind for e in examples]) | {"calibration": m["calibration"]}
         m["model_version"], m["input"] = clf.version, path
         results[path] = m
     if args.json:
