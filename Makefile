@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # Installs, starts the embedded broker, migrates SQLite databases under var/, starts the four
 # services (web + worker each) and prints the URLs. Ctrl-C stops everything.
 run: install
-	$(PY) -m shared.devrun
+	$(PY) -m tools.devrun
 
 browser:
 	@bash scripts/install-browser.sh

@@ -4,11 +4,12 @@ used only to exercise the plumbing."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.support.databases import PG, drop_pg_database, make_runtime, new_pg_database  # noqa: F401 (make_runtime: for tests)
 
 # The tests run on the development secrets; subprocesses they start inherit the switch.
 os.environ.setdefault("MODQ_DEV_MODE", "1")
@@ -17,23 +18,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MODQ_KAFKA_SESSION_TIMEOUT_MS", "2000")
 os.environ.setdefault("MODQ_KAFKA_HEARTBEAT_INTERVAL_MS", "500")
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-
-
-def postgres_available() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=0.5):
-            pass
-        import psycopg
-
-        with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user=postgres dbname=postgres", connect_timeout=2):
-            return True
-    except Exception:
-        return False
-
-
-PG = postgres_available()
-
 
 def pytest_report_header(config):
     return [f"databases: SQLite{' and PostgreSQL at 127.0.0.1:5432' if PG else ' only (PostgreSQL not reachable)'}"]
@@ -41,7 +25,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def broker():
-    from shared.broker import EmbeddedBroker
+    from tools.broker import EmbeddedBroker
 
     with EmbeddedBroker() as b:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = b.bootstrap
@@ -62,23 +46,6 @@ def topics(monkeypatch):
     return names
 
 
-def _new_pg_database() -> str:
-    import psycopg
-
-    name = f"modq_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-
-
-def _drop_pg_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[-1]
-    with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """Each database-backed test runs on SQLite and, when reachable, on PostgreSQL."""
@@ -87,34 +54,16 @@ def db_url(request, tmp_path):
         return
     if not PG:
         pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    url = _new_pg_database()
+    url = new_pg_database()
     try:
         yield url
     finally:
-        _drop_pg_database(url)
-
-
-def make_runtime(service: str, db_url: str):
-    """A migrated runtime for ``service`` on ``db_url``."""
-    import importlib
-
-    from shared.db import Database
-    from shared.runtime import Runtime
-    from shared.settings import ServiceSettings
-
-    app_module = importlib.import_module(f"services.{service}.app")
-    models = importlib.import_module(f"services.{service}.models")
-    settings = ServiceSettings.for_service(service)
-    settings = type(settings)(**{**settings.__dict__, "database_url": db_url})
-    runtime = Runtime(settings=settings, db=Database(db_url), outbox_model=models.Outbox,
-                      migrations_dir=app_module.MIGRATIONS)
-    runtime.migrate()
-    return runtime
+        drop_pg_database(url)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny randomly initialised BERT: plumbing only, never shipped as the product's model."""
-    from services.classifier.testing import build_tiny_random_model
+    from tools.tiny_model import build_tiny_random_model
 
     return Path(build_tiny_random_model(tmp_path_factory.mktemp("tiny-bert")))

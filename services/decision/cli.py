@@ -104,9 +104,9 @@ def retention(argv: list[str]) -> int:
 
 def bench(argv: list[str]) -> int:
     """Time the queue API and page over 100,000 open cases in a fresh PostgreSQL database."""
-    from services.decision.bench import run
+    from tools.bench.decision import main
 
-    return run(argv)
+    return main(argv)
 
 
 def transparency(argv: list[str]) -> int:

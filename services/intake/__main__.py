@@ -2,7 +2,7 @@ import sys
 
 from shared.cli import main
 from services.intake.app import make_runtime
-from services.intake.bench import COMMANDS
+from services.intake.cli import COMMANDS
 from services.intake.worker import build_worker
 
 # gevent: a request waits for its group commit (services/intake/batching.py) in a greenlet, not

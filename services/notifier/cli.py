@@ -9,7 +9,7 @@ def consume(argv: list[str]) -> int:
 
 
 def bench(argv: list[str]) -> int:
-    from services.notifier.bench import main
+    from tools.bench.notifier import main
 
     return main(argv)
 

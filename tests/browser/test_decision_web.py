@@ -25,7 +25,7 @@ from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_even
 from shared.settings import REPO_ROOT  # noqa: E402
 from services.decision import service  # noqa: E402
 from services.decision.criteria_seed import seed_starter_criteria  # noqa: E402
-from tests.conftest import make_runtime  # noqa: E402
+from tests.support.databases import make_runtime  # noqa: E402
 
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"

@@ -11,9 +11,9 @@ import uuid
 import pytest
 import requests as http
 
-from shared.broker import free_port
-from shared.devrun import SERVICES, LocalSystem
-from tests.helpers import report_body, signed
+from tools.broker import free_port
+from tools.devrun import SERVICES, LocalSystem
+from tests.support.helpers import report_body, signed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.broker]
 AUTH = ("moderator@example.jp", "moderator")

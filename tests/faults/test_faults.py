@@ -22,10 +22,10 @@ import pytest
 import requests as http
 import sqlalchemy as sa
 
-from shared.broker import free_port
-from shared.devrun import SERVICES, LocalSystem
-from tests.conftest import PG, _drop_pg_database, _new_pg_database
-from tests.helpers import report_body, signed
+from tools.broker import free_port
+from tools.devrun import SERVICES, LocalSystem
+from tests.support.databases import PG, drop_pg_database, new_pg_database
+from tests.support.helpers import report_body, signed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 AUTH = ("moderator@example.jp", "moderator")
@@ -165,7 +165,7 @@ def faulty_system(tiny_model, tmp_path_factory):
     suffix = uuid.uuid4().hex[:6]
     urls = {}
     for service in SERVICES:
-        urls[service] = _new_pg_database() if PG else f"sqlite:///{tmp_path_factory.getbasetemp()}/faults-{suffix}-{service}.db"
+        urls[service] = new_pg_database() if PG else f"sqlite:///{tmp_path_factory.getbasetemp()}/faults-{suffix}-{service}.db"
     env = {f"MODQ_{s.upper()}_DATABASE_URL": u for s, u in urls.items()}
     env.update({"MODQ_CLASSIFIER_MODEL": str(tiny_model), "MODQ_OUTBOX_POLL_SECONDS": "0.05"})
     system = LocalSystem(var_dir=tmp_path_factory.mktemp("faults"), ports={s: free_port() for s in SERVICES},
@@ -177,7 +177,7 @@ def faulty_system(tiny_model, tmp_path_factory):
         system.stop()
         if PG:
             for url in urls.values():
-                _drop_pg_database(url)
+                drop_pg_database(url)
 
 
 def kill_service(system: LocalSystem, service: str) -> None:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 
 SERVICES = ("intake", "classifier", "decision", "notifier")
 SNS_CLIENT, SNS_SECRET = "demo", "demo-secret"

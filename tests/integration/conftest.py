@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from services.decision.audit.models import Appeal
 from services.decision.criteria_seed import seed_starter_criteria
 from services.decision.domain import DecisionInput
 from services.decision.models import AuditEvent, Case, Decision, Outbox
-from tests.conftest import make_runtime
-from tests.integration import audit_scenario as scenario
+from tests.support.databases import make_runtime
+from tests.support import audit_scenario as scenario
 
 UTC = dt.timezone.utc
 PERIOD = "from=2025-04-01&to=2026-03-31"

@@ -21,7 +21,7 @@ from services.decision.models import AuditEvent, Outbox
 def bare(db_url):
     """A migrated decision service whose audit log is empty (provisioning the development users
     writes entries of its own: the specialist's appointment) and one auditor account."""
-    from tests.conftest import make_runtime
+    from tests.support.databases import make_runtime
 
     runtime = make_runtime("decision", db_url)
     with runtime.db.unit_of_work() as uow:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared import clock
 from services.decision import service
 from services.decision.audit import periods, render, transparency
-from tests.integration import audit_scenario as scenario
+from tests.support import audit_scenario as scenario
 
 MEASURES = ("remove", "hide", "suspend_account")
 FROM, TO = "2025-04-01", "2026-03-31"
@@ -25,7 +25,7 @@ def notifier_stats(decision, cases, tmp_path) -> dict:
     from services.decision.models import Outbox
     from services.notifier import service as notifier_service
     from services.notifier.stats import notice_stats
-    from tests.conftest import make_runtime
+    from tests.support.databases import make_runtime
 
     notifier = make_runtime("notifier", f"sqlite:///{tmp_path / 'notifier.db'}")
     received = [scenario.received_event(c, r) for c in cases for r in c.reports]

@@ -15,7 +15,7 @@ from services.decision.app import create_app
 from services.decision.criteria_seed import STARTER_CLAUSES, seed_starter_criteria
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import Clause, CriteriaVersion, User
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 
 UTC = dt.timezone.utc
 JST = ZoneInfo("Asia/Tokyo")

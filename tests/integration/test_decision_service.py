@@ -11,7 +11,7 @@ from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_even
 from services.decision import service
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Outbox, User
-from tests.helpers import due_today_jst, report_body
+from tests.support.helpers import due_today_jst, report_body
 
 UTC = dt.timezone.utc
 

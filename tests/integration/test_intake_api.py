@@ -5,8 +5,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import make_runtime
-from tests.helpers import report_body, signed
+from tests.support.databases import make_runtime
+from tests.support.helpers import report_body, signed
 
 
 @pytest.fixture

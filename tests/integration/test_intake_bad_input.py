@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.intake.schemas import MAX_BODY_BYTES, MAX_REASON, MAX_TEXT
-from tests.conftest import _drop_pg_database, make_runtime
-from tests.helpers import report_body, signed
+from tests.support.databases import drop_pg_database, make_runtime
+from tests.support.helpers import report_body, signed
 from tests.integration.test_intake_api import count, intake, post  # noqa: F401  (fixture)
 
 TABLES = ("reports", "cases", "used_signatures", "outbox")
@@ -206,7 +206,7 @@ def test_a_database_that_is_gone_is_503_with_retry_after(db_url, tmp_path):
             leftover.unlink()
         path.mkdir()  # a directory where the database file was: SQLite cannot open it
     else:
-        _drop_pg_database(db_url)
+        drop_pg_database(db_url)
     runtime.db.engine.dispose()
     resp = post(client, report_body(), key="k-gone")
     assert_rejected(resp, 503, "database unavailable")
@@ -266,7 +266,7 @@ def test_short_window_request_type_needs_its_conditions(over):
     from marshmallow import ValidationError
 
     from services.intake.schemas import ReportSubmissionSchema
-    from tests.helpers import report_body
+    from tests.support.helpers import report_body
 
     body = {**report_body("deletion_request", rights_holder=True), **over}
     with pytest.raises(ValidationError) as caught:

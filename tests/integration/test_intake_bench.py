@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.bench import cpu_seconds, process_tree
+from tools.bench.intake import cpu_seconds, process_tree
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.intake.forms import requester_id
-from tests.conftest import make_runtime
-from tests.helpers import signed
+from tests.support.databases import make_runtime
+from tests.support.helpers import signed
 
 HELP = ("違法・有害情報相談センター", "誹謗中傷ホットライン", "みんなの人権110番", "110番", "スクリーンショット")
 

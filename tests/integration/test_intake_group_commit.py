@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from shared.db import utcnow
 from services.intake.batching import BATCH_SIZE, GroupCommit, _Waiting
 from services.intake.service import Accepted, SignatureReplayed, Submission
-from tests.conftest import _drop_pg_database, _new_pg_database, make_runtime
-from tests.helpers import in_parallel, report_body, signed
+from tests.support.databases import drop_pg_database, new_pg_database, make_runtime
+from tests.support.helpers import in_parallel, report_body, signed
 from tests.integration.test_intake_api import count, intake, post  # noqa: F401  (fixture)
 
 
@@ -114,11 +114,11 @@ def test_concurrent_requests_are_written_in_batches_and_each_is_answered(intake)
 @pytest.fixture
 def pg_url():
     """The writer keeps a connection on PostgreSQL only."""
-    url = _new_pg_database()
+    url = new_pg_database()
     try:
         yield url
     finally:
-        _drop_pg_database(url)
+        drop_pg_database(url)
 
 
 def test_the_writer_comes_back_after_the_database_dropped_its_connection(pg_url):

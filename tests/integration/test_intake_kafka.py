@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from kafka import KafkaProducer
 
 from shared.events import REPORT_SUBMITTED, Envelope
-from tests.conftest import make_runtime
-from tests.helpers import report_body, signed
+from tests.support.databases import make_runtime
+from tests.support.helpers import report_body, signed
 from tests.integration.test_outbox_and_consumers import read_all
 
 pytestmark = pytest.mark.broker

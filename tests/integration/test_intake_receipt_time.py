@@ -7,8 +7,8 @@ import pytest
 from shared import clock
 from shared.events import REPORT_SUBMITTED, Envelope, parse_event
 from services.intake.worker import Rejected, accept_submitted_events, dead_letter_body
-from tests.conftest import make_runtime
-from tests.helpers import report_body
+from tests.support.databases import make_runtime
+from tests.support.helpers import report_body
 
 UTC = dt.timezone.utc
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from shared.broker import free_port
-from tests.conftest import make_runtime
-from tests.helpers import in_parallel, report_body, signed
+from tools.broker import free_port
+from tests.support.databases import make_runtime
+from tests.support.helpers import in_parallel, report_body, signed
 from tests.integration.test_intake_api import count
 
 REPO = Path(__file__).resolve().parents[2]

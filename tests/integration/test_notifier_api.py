@@ -3,7 +3,7 @@ import pytest
 
 from services.notifier.app import create_app
 from services.notifier.config import DEV_API_TOKEN
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 from tests.integration.test_notifier_service import decision_event, feed, request_event
 
 

@@ -11,7 +11,7 @@ from shared.events import ALERT
 from services.notifier import deadlines
 from services.notifier.models import Notice, TrackedRequest
 from services.notifier.service import check_deadlines
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 from tests.integration.test_notifier_service import decision_event, feed, outbox, request_event
 
 UTC = dt.timezone.utc

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 
 from shared.events import NOTICE_RECEIPT, parse_event
 from services.notifier import consume
-from services.notifier.harness import Publisher, TopicReader, create_topics
+from tools.notifier_harness import Publisher, TopicReader, create_topics
 from services.notifier.models import Outbox
 from services.notifier.service import handle_events
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 from tests.integration.test_notifier_service import decision_event, feed, request_event
 
 pytestmark = [pytest.mark.broker]

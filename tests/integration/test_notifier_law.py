@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from services.notifier.models import TrackedRequest
-from tests.helpers import report_body
+from tests.support.helpers import report_body
 from tests.integration.test_notifier_rules import all_notices, exceptions, notifier  # noqa: F401 (fixture)
 from tests.integration.test_notifier_service import decision_event, feed
 

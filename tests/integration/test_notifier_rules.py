@@ -11,8 +11,8 @@ from shared.events import ALERT, INQUIRY_DELIVERED, NOTICE_RECEIPT, make_event
 from services.notifier import delivery
 from services.notifier.models import Notice, NoticeException, Outbox, TrackedRequest
 from services.notifier.stats import notice_stats
-from tests.conftest import make_runtime
-from tests.helpers import due_today_jst
+from tests.support.databases import make_runtime
+from tests.support.helpers import due_today_jst
 from tests.integration.test_notifier_service import decision_event, feed, outbox, request_event
 
 UTC = dt.timezone.utc

@@ -10,8 +10,8 @@ from shared.clock import s25_deadline
 from shared.events import ALERT, DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEIVED, make_event, parse_event
 from services.notifier import service
 from services.notifier.models import Notice, NoticeException, Outbox, TrackedRequest
-from tests.conftest import make_runtime
-from tests.helpers import due_today_jst, report_body
+from tests.support.databases import make_runtime
+from tests.support.helpers import due_today_jst, report_body
 
 UTC = dt.timezone.utc
 CLAUSE = {"id": "D-1", "version": "2025.1", "title": "名誉毀損", "text": "特定の人について…",

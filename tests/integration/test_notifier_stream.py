@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from shared import clock
 from shared.db import Database
 from shared.events import DECISION_RECORDED, REPORT_RECEIVED, make_event
-from services.notifier.harness import NotifierProcess, Publisher, TopicReader, create_topics, fresh_topics
+from tools.notifier_harness import NotifierProcess, Publisher, TopicReader, create_topics, fresh_topics
 from services.notifier.models import Inbox, Notice, NoticeException, Outbox
 
 pytestmark = [pytest.mark.broker]

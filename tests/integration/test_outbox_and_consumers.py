@@ -13,8 +13,8 @@ from shared.events import REPORT_RECEIVED, make_event, parse_event
 from shared.kafka import EventConsumer, make_producer
 from shared.outbox import OutboxRelay, replay
 from shared.settings import KafkaSettings
-from tests.conftest import make_runtime
-from tests.helpers import report_body
+from tests.support.databases import make_runtime
+from tests.support.helpers import report_body
 
 pytestmark = pytest.mark.broker
 

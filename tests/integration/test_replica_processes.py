@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 from kafka import KafkaProducer
 
-from shared.broker import die_with_parent
+from tools.broker import die_with_parent
 from shared.events import REPORT_RECEIVED, REPORT_SCORED
 from shared.kafka import ensure_topics
 from shared.settings import REPO_ROOT, KafkaSettings
 from services.decision.models import AuditEvent, CaseReport
-from tests.conftest import PG, _drop_pg_database, _new_pg_database, make_runtime
+from tests.support.databases import PG, drop_pg_database, new_pg_database, make_runtime
 from tests.integration.test_decision_service import received, scored
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e,
@@ -52,11 +52,11 @@ def counts(runtime) -> tuple[int, int, int]:
 
 @pytest.fixture
 def pg_decision():
-    url = _new_pg_database()
+    url = new_pg_database()
     try:
         yield make_runtime("decision", url)
     finally:
-        _drop_pg_database(url)
+        drop_pg_database(url)
 
 
 def test_kill_9_of_one_of_two_decision_workers_loses_and_duplicates_nothing(broker, topics, pg_decision, tmp_path):

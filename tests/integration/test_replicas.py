@@ -16,7 +16,7 @@ from shared.kafka import make_producer
 from shared.outbox import OutboxRelay, backlog, stage
 from shared.runtime import Runtime, Worker
 from shared.settings import KafkaSettings
-from tests.conftest import make_runtime
+from tests.support.databases import make_runtime
 from tests.integration.test_decision_service import received
 from tests.integration.test_outbox_and_consumers import read_all
 

@@ -89,7 +89,7 @@ def test_the_notifier_forgets_contacts_of_settled_notices_after_its_period(db_ur
     from shared.events import NOTICE_RECEIPT, make_event
     from services.notifier import retention as notifier_retention
     from services.notifier.models import Notice, TrackedRequest
-    from tests.conftest import make_runtime
+    from tests.support.databases import make_runtime
     from tests.integration.test_notifier_service import decision_event, feed, notices, request_event
 
     notifier = make_runtime("notifier", db_url)

@@ -84,7 +84,7 @@ def test_a_cookie_signed_with_the_development_key_is_not_a_session(production, t
     from flask.sessions import SecureCookieSessionInterface
     from flask import Flask
 
-    from tests.conftest import make_runtime
+    from tests.support.databases import make_runtime
     from services.decision.app import create_app
     from services.decision.service import provision_dev_users
 

@@ -13,7 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    from services.classifier.testing import build_tiny_random_model
+    from tools.tiny_model import build_tiny_random_model
 
     return build_tiny_random_model(tmp_path_factory.mktemp("tiny_classifier"))
 

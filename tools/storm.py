@@ -1,4 +1,4 @@
-"""``python -m shared.storm``: a 炎上 storm against the whole running system.
+"""``python -m tools.storm``: a 炎上 storm against the whole running system.
 
 Thousands of reports on a few posts within minutes: by default 50,000 signed
 ``POST /v1/reports`` on 200 posts within 5 minutes, Zipf-distributed so that a handful of
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shared.broker import free_port
-from shared.devrun import SERVICES, LocalSystem
+from tools.broker import free_port
+from tools.devrun import SERVICES, LocalSystem
 from shared.settings import REPO_ROOT
 from shared.signing import signed_headers
 
@@ -48,7 +48,7 @@ ABUSIVE_TEXTS = ["お前なんか消えろ。二度と来るな。", "こいつ�
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m shared.storm", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.storm", description=__doc__.split("\n\n")[0])
     p.add_argument("--reports", type=int, default=50_000, help="storm reports (default 50000)")
     p.add_argument("--posts", type=int, default=200, help="posts the storm reports are on (default 200)")
     p.add_argument("--seconds", type=float, default=300.0, help="storm duration (default 300)")
@@ -472,7 +472,7 @@ def resolve_model(model: str, var_dir: Path) -> Path:
         return Path(model).resolve()
     from transformers.utils import logging as transformers_logging
 
-    from services.classifier.testing import build_tiny_random_model
+    from tools.tiny_model import build_tiny_random_model
 
     transformers_logging.disable_progress_bar()
     return Path(build_tiny_random_model(var_dir / "tiny-model"))

@@ -12,7 +12,7 @@ import json
 import os
 import pathlib
 
-from .inference import LABELS, META_FILE
+from services.classifier.inference import LABELS, META_FILE
 
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -152,7 +152,7 @@ def _moderator(db: Database):
         return session.scalar(sa.select(User).where(User.email == "moderator@example.jp"))
 
 
-def run(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.decision bench")
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=200)

@@ -347,7 +347,7 @@ HEADER = (f"{'target':<22}{'accepted/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bar
 def _round(args) -> dict[str, Figures]:
     """One run of each target, one after the other; the intake rows are compared with this
     round's bare run."""
-    bare = _measure("bare gunicorn+Flask", "services.intake.bench:create_bare_app()", args, {})
+    bare = _measure("bare gunicorn+Flask", "tools.bench.intake:create_bare_app()", args, {})
     rows = {BARE: Figures.of(bare, None)}
     with tempfile.TemporaryDirectory(prefix="modq-bench-") as tmp:
         rows["intake, SQLite"] = Figures.of(_intake_run("intake, SQLite", f"sqlite:///{tmp}/intake.db", args), bare)
@@ -363,7 +363,7 @@ def _round(args) -> dict[str, Figures]:
 BARE = "bare (parse, 202)"
 
 
-def bench(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.intake bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per target (default 30)")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -397,5 +397,3 @@ def bench(argv: list[str]) -> int:
         print(Figures.median([rows[label] for rows in rounds if label in rows]).line(label))
     return 0
 
-
-COMMANDS = {"bench": bench}

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.broker import EmbeddedBroker, die_with_parent, port_open
+from tools.broker import EmbeddedBroker, die_with_parent, port_open
 from shared.settings import DEFAULT_PORTS, DEV_MODE_VARIABLE, REPO_ROOT, env
 
 SERVICES = ("intake", "classifier", "decision", "notifier")

@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 from shared import clock
-from shared.broker import EmbeddedBroker
+from tools.broker import EmbeddedBroker
 from shared.events import DECISION_RECORDED, make_event
-from services.notifier.harness import NotifierProcess, Publisher, TopicReader, create_topics, fresh_topics
+from tools.notifier_harness import NotifierProcess, Publisher, TopicReader, create_topics, fresh_topics
 
 UTC = dt.timezone.utc
 CLAUSE = {"id": "B-1", "version": "2025.1", "title": "ベンチマーク", "text": "ベンチマーク用の基準",
