@@ -117,6 +117,13 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
 
     ``health_checks`` maps a name ('database', 'broker', 'model') to a callable returning bool.
     """
+    _install_error_handlers(app, service)
+    _install_request_hooks(app, service)
+    _install_health_and_metrics(app, service, health_checks)
+
+
+def _install_error_handlers(app: Flask, service: str) -> None:
+    """Errors as JSON with the field and the reason for API clients; never a stack trace."""
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -155,6 +162,10 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
         REQUESTS_FAILED.labels(service).inc()
         return json_error(500, "internal error")
 
+
+def _install_request_hooks(app: Flask, service: str) -> None:
+    """Latency per endpoint, deep JSON refused before any parser sees it, nosniff."""
+
     @app.before_request
     def _start_timer():
         g._started = time.perf_counter()
@@ -182,6 +193,8 @@ def install_common(app: Flask, service: str, health_checks: dict) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
+
+def _install_health_and_metrics(app: Flask, service: str, health_checks: dict) -> None:
     def _run_checks() -> tuple[bool, dict]:
         results = {}
         for name, check in health_checks.items():
