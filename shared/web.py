@@ -9,7 +9,7 @@ import re
 import time
 import weakref
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
@@ -110,6 +110,11 @@ def _looks_like_json() -> bool:
         return False
     head = request.get_data(cache=True)[:64].lstrip()
     return head[:1] in (b"{", b"[")
+
+
+def current_db():
+    """The database of the service whose request this is (its Runtime in the app's config)."""
+    return current_app.config["RUNTIME"].db
 
 
 def install_common(app: Flask, service: str, health_checks: dict) -> None:

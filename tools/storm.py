@@ -38,6 +38,7 @@ from tools.broker import free_port
 from tools.devrun import SERVICES, LocalSystem
 from shared.settings import REPO_ROOT
 from shared.signing import signed_headers
+from tools.stats import percentile
 
 CLIENT, SECRET = "storm", "storm-secret"
 MODERATOR = ("moderator@example.jp", "moderator")
@@ -159,10 +160,7 @@ class LoadStats:
         return self.statuses.get(202, 0)
 
     def percentile_ms(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+        return percentile(self.latencies, q) * 1000
 
 
 class Storm:

@@ -11,7 +11,7 @@ from shared.web import Api
 from shared.runtime import Runtime
 from shared.settings import env, secure_cookies
 from shared.web import ServiceFlask, install_common
-from services.intake.batching import GroupCommit
+from services.intake.batching import group_commit_for
 from services.intake.models import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,7 +46,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=secure_cookies(),
     )
-    from services.intake import public, views
+    from services.intake import views
 
     def authenticated():
         if "auth" not in g:
@@ -54,19 +54,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         return g.auth
 
     app.config["AUTHENTICATED"] = authenticated
-    app.extensions["intake_group_commit"] = GroupCommit(
-        runtime.db, max_batch=int(env("MODQ_INTAKE_MAX_BATCH", "64")),
-        gather_seconds=float(env("MODQ_INTAKE_BATCH_GATHER_MS", "6")) / 1000)
+    app.extensions["intake_group_commit"] = group_commit_for(runtime.db)
     api = Api(app)
 
     api.register_blueprint(views.blp)
-    app.register_blueprint(public.public)
-    _limit_the_form(app, public)
+    app.register_blueprint(views.form_pages)
+    _limit_the_form(app, views)
     install_common(app, "intake", runtime.health_checks())
     return app
 
 
-def _limit_the_form(app: Flask, public) -> None:
+def _limit_the_form(app: Flask, views) -> None:
     limiter = Limiter(get_remote_address, app=app,
                       storage_uri=env("MODQ_INTAKE_RATELIMIT_STORAGE", "memory://"),
                       headers_enabled=True, swallow_errors=True)
@@ -74,7 +72,7 @@ def _limit_the_form(app: Flask, public) -> None:
     endpoint = "public.submit_request_form"
     app.view_functions[endpoint] = limiter.limit(
         env("MODQ_INTAKE_FORM_RATE_LIMIT", DEFAULT_FORM_RATE_LIMIT), methods=["POST"],
-        on_breach=public.rate_limited_page)(app.view_functions[endpoint])
+        on_breach=views.rate_limited_page)(app.view_functions[endpoint])
     app.extensions["intake_limiter"] = limiter
     # The limiter hooks into every request of the app by default (a check before, headers
     # after, clean-up at the end); only the public form has a limit (API requests are
@@ -83,7 +81,7 @@ def _limit_the_form(app: Flask, public) -> None:
         owned = [hook for hook in hooks.get(None, []) if _belongs_to(hook, limiter)]
         for hook in owned:
             hooks[None].remove(hook)
-            hooks.setdefault(public.public.name, []).append(hook)
+            hooks.setdefault(views.form_pages.name, []).append(hook)
 
 
 def _belongs_to(hook, limiter: Limiter) -> bool:

@@ -1,5 +1,5 @@
-"""Group commit: the submissions of concurrent API requests in one worker process are written
-together.
+"""Group commit: intake's one write path. The submissions of concurrent requests in one
+process (the API's, the form's; in the worker, a poll's Kafka events) are written together.
 
 Why: on PostgreSQL every transaction waits for a WAL flush, and every statement costs a round
 trip plus the driver's Python work, for one report or for fifty. One writer per process (a
@@ -27,8 +27,10 @@ from prometheus_client import Histogram
 from sqlalchemy.exc import DBAPIError
 
 from shared.db import Database
+from shared.settings import env
+from services.intake.domain import Accepted, SignatureReplayed, Submission
 from services.intake.postgres import store_submissions_postgresql
-from services.intake.service import Accepted, KnownCases, SignatureReplayed, Submission, store_submissions
+from services.intake.service import KnownCases, store_submissions
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +70,7 @@ class GroupCommit:
     def submit(self, submission: Submission) -> Accepted:
         """Store one submission with whichever others are waiting; raise SignatureReplayed,
         a database error, or WriterUnavailable."""
-        waiting = _Waiting(submission)
-        with self._lock:  # the writer cannot stop between this check and the put
-            self._ensure_writer()
-            self._queue.put(waiting)
-        if not waiting.done.wait(self._wait_seconds):
-            # It may still be written: the client's retry with its idempotency key is safe.
-            raise WriterUnavailable()
-        outcome = waiting.outcome
+        (outcome,) = self.submit_all([submission])
         if isinstance(outcome, SignatureReplayed):
             raise outcome
         if isinstance(outcome, DBAPIError):
@@ -83,6 +78,22 @@ class GroupCommit:
         if isinstance(outcome, Exception):
             raise RuntimeError("the batch could not be written") from outcome
         return outcome
+
+    def submit_all(self, submissions: list[Submission]) -> list[Accepted | Exception]:
+        """Store submissions with whichever others are waiting; each outcome in its position:
+        Accepted, SignatureReplayed, or the error its batch failed with. Raises
+        WriterUnavailable when they are not written in time (they may still be: a retry with
+        the same idempotency keys is safe)."""
+        waiting = [_Waiting(s) for s in submissions]
+        with self._lock:  # the writer cannot stop between this check and the put
+            self._ensure_writer()
+            for w in waiting:
+                self._queue.put(w)
+        deadline = time.monotonic() + self._wait_seconds
+        for w in waiting:
+            if not w.done.wait(max(0.0, deadline - time.monotonic())):
+                raise WriterUnavailable()
+        return [w.outcome for w in waiting]
 
     def _ensure_writer(self) -> None:
         """Start the writer if this process has none running (called under the lock).
@@ -163,3 +174,8 @@ class GroupCommit:
             waiting.outcome = outcome
             waiting.done.set()
 
+
+def group_commit_for(db: Database) -> GroupCommit:
+    """The process's writer, sized by MODQ_INTAKE_MAX_BATCH and MODQ_INTAKE_BATCH_GATHER_MS."""
+    return GroupCommit(db, max_batch=int(env("MODQ_INTAKE_MAX_BATCH", "64")),
+                       gather_seconds=float(env("MODQ_INTAKE_BATCH_GATHER_MS", "6")) / 1000)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.service import (Accepted, KnownCases, SignatureReplayed, Submission, look_up, outbox_row,
-                                     plan_batch, report_rows, result_of, settle_later, signature_expiry)
+from services.intake import domain
+from services.intake.domain import Accepted, SignatureReplayed, Submission
+from services.intake.service import KnownCases, look_up, outbox_row
 
 REPORT_COLUMNS = {
     "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
@@ -97,31 +97,32 @@ def store_submissions_postgresql(connection: sa.Connection, submissions: list[Su
 def _store_once(connection, submissions, known_cases) -> list[Accepted | SignatureReplayed]:
     stored, earlier_requests = look_up(
         submissions, lambda parameters: connection.exec_driver_sql(LOOK_UP_SQL, parameters))
-    outcomes, fresh, later = plan_batch(submissions, stored)
+    outcomes, fresh, later = domain.plan_batch(submissions, stored)
     if fresh:
-        rows = report_rows([submissions[i] for i in fresh], earlier_requests)
+        records = domain.new_reports([submissions[i] for i in fresh], earlier_requests)
         posts = [submissions[i].payload["post"]["id"] for i in fresh]
         missing = set(known_cases.missing(posts))
-        batch = _batch_json([submissions[i] for i in fresh], rows, posts, missing)
+        batch = _batch_json([submissions[i] for i in fresh], records, posts, missing)
         accepted = set(connection.exec_driver_sql(WRITE_BATCH_SQL, {"batch": batch}).scalars())
-        for i, row in zip(fresh, rows):
-            outcomes[i] = (Accepted(result_of(SimpleNamespace(**row)), created=True) if row["id"] in accepted
+        for i, record in zip(fresh, records):
+            outcomes[i] = (Accepted(domain.result_of(record), created=True) if record.id in accepted
                            else SignatureReplayed())
         known_cases.add(posts)
-    settle_later(submissions, outcomes, later, lambda again: _store_once(connection, again, known_cases))
+    domain.settle_later(submissions, outcomes, later, lambda again: _store_once(connection, again, known_cases))
     return outcomes
 
 
-def _batch_json(submissions, rows, posts, missing) -> str:
-    records = []
-    for s, row, post in zip(submissions, rows, posts):
-        event = outbox_row(row)
-        record = dict(row)
-        record.update({f"e_{name}": event[name] for name in EVENT_COLUMNS})
-        record["e_payload"] = event["payload"].decode("utf-8")
-        record.update(signature=s.signature, expires_at=signature_expiry(s), post_id=post, new_case=post in missing)
-        records.append(record)
-    return json.dumps(records, ensure_ascii=False, default=_iso)
+def _batch_json(submissions, records: list[domain.ReportRecord], posts, missing) -> str:
+    lines = []
+    for s, record, post in zip(submissions, records, posts):
+        event = outbox_row(record)
+        line = record.row()
+        line.update({f"e_{name}": event[name] for name in EVENT_COLUMNS})
+        line["e_payload"] = event["payload"].decode("utf-8")
+        line.update(signature=s.signature, expires_at=domain.signature_expiry(s), post_id=post,
+                    new_case=post in missing)
+        lines.append(line)
+    return json.dumps(lines, ensure_ascii=False, default=_iso)
 
 
 def _iso(value):

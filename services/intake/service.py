@@ -2,84 +2,20 @@
 the post's case, preserve the evidence and stage the ``report.received`` event."""
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import hashlib
-import json
-import unicodedata
-import uuid
-from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from shared import clock
 from shared.db import Database, UnitOfWork, utcnow
 from shared.events import REPORT_RECEIVED, make_event, stable_id
-from shared.signing import TOLERANCE_SECONDS
+from services.intake.domain import (FORM_SOURCE, Accepted, ReportRecord, SignatureReplayed, Submission,
+                                    case_id_for_post, new_reports, plan_batch, result_of, same_request_key,
+                                    settle_later, signature_expiry)
 from services.intake.models import Case, Outbox, Report, UsedSignature
 
 SOURCE = "/modq/intake"
-FORM_SOURCE = "form"  # Submission.source of the public form: the requester's word, not the SNS's
-
-
-class SignatureReplayed(Exception):
-    pass
-
-
-@dataclass
-class Accepted:
-    result: dict
-    created: bool
-
-
-def evidence_hash(post: dict) -> str:
-    """SHA-256 of the post as reported, in a canonical JSON form (証拠保全)."""
-    canonical = json.dumps(post, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def classify_submission(payload: dict) -> tuple[str, str | None]:
-    """A deletion request is a §22 request only if the person is the rights holder (or an
-    agent with recorded authority) and names the right infringed; otherwise it is handled as
-    a report and the response says why."""
-    if payload["kind"] != "deletion_request":
-        return "report", None
-    reporter = payload["reporter"]
-    if not (reporter.get("is_rights_holder") or (reporter.get("agent_authority") or "").strip()):
-        return "report", "申出者が権利者本人（または権限のある代理人）ではないため、通報として扱います。"
-    if not (payload.get("right_infringed") or "").strip():
-        return "report", "侵害された権利が示されていないため、通報として扱います。"
-    return "deletion_request", None
-
-
-def result_of(report) -> dict:
-    """The response for a stored report (an ORM object or a row of the reports table)."""
-    return {
-        "report_id": report.id,
-        "case_id": report.case_id,
-        "received_at": clock.to_jst_iso(report.received_at),
-        "kind": report.kind,
-        "treated_as": report.treated_as,
-        "note": report.treatment_note,
-        "deadline_at": clock.to_jst_iso(report.deadline_at) if report.deadline_at else None,
-        "is_repeat": report.is_repeat,
-        "evidence_sha256": report.evidence_sha256,
-    }
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One validated submission, as it reached us: ``received_at`` is the §22 time of receipt."""
-
-    payload: dict
-    client_id: str
-    idempotency_key: str | None
-    source: str
-    received_at: dt.datetime
-    signature: str | None = None
 
 
 # The statements of the hot path, built once with bound parameters: building them per request
@@ -104,11 +40,6 @@ INSERT_REPORT = _reports.insert()
 INSERT_EVENT = Outbox.__table__.insert()
 
 
-def case_id_for_post(post_id: str) -> str:
-    """A case's id derives from its post's id, so concurrent first reports agree on it."""
-    return stable_id("case", post_id)
-
-
 class KnownCases:
     """Posts whose case row exists (cases are never deleted), so a batch need not insert them
     again. Bounded; forgotten entirely when full or when a write fails."""
@@ -127,25 +58,6 @@ class KnownCases:
 
     def forget(self) -> None:
         self._posts.clear()
-
-
-def signature_expiry(s: Submission) -> dt.datetime | None:
-    """Until when a signature is kept: past it, the timestamp check refuses a replay anyway."""
-    return s.received_at + dt.timedelta(seconds=2 * TOLERANCE_SECONDS) if s.signature else None
-
-
-def submit_report(db: Database, payload: dict, *, client_id: str, idempotency_key: str | None,
-                  source: str, signature: str | None = None, now: dt.datetime | None = None) -> Accepted:
-    """Store one report/request and its outgoing event in one transaction.
-
-    The same (client, idempotency key) returns the first result and stores nothing new.
-    Raises SignatureReplayed if the signature was used before.
-    """
-    submission = Submission(payload, client_id, idempotency_key, source, now or utcnow(), signature)
-    outcome = store_submissions(db.unit_of_work, [submission])[0]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
 
 
 def store_submissions(unit_of_work: Callable[[], UnitOfWork], submissions: list[Submission],
@@ -179,53 +91,17 @@ def _store_once(unit_of_work, submissions: list[Submission], known_cases: KnownC
         fresh = _claim_signatures(session, submissions, fresh, outcomes)
         if fresh:
             new_cases = _open_cases(session, [submissions[i] for i in fresh], known_cases)
-            rows = report_rows([submissions[i] for i in fresh], earlier_requests)
+            records = new_reports([submissions[i] for i in fresh], earlier_requests)
             # Core INSERTs: the ORM's unit of work costs more than the statements on this hot path.
-            session.execute(INSERT_REPORT, rows)
-            session.execute(INSERT_EVENT, [outbox_row(row) for row in rows])
-            for i, row in zip(fresh, rows):
-                outcomes[i] = Accepted(result_of(SimpleNamespace(**row)), created=True)
+            session.execute(INSERT_REPORT, [record.row() for record in records])
+            session.execute(INSERT_EVENT, [outbox_row(record) for record in records])
+            for i, record in zip(fresh, records):
+                outcomes[i] = Accepted(result_of(record), created=True)
         uow.commit()
     if fresh:
         known_cases.add(new_cases)
     settle_later(submissions, outcomes, later, lambda again: _store_once(unit_of_work, again, known_cases))
     return outcomes
-
-
-def plan_batch(submissions: list[Submission], stored: dict) -> tuple[list, list[int], dict[int, int]]:
-    """Decide what a batch must write, before writing: a key stored before gets its first
-    result; a signature already used earlier in the batch is a replay; a key sent twice in the
-    batch is written once. Returns the outcomes known so far, the positions to write, and
-    each later duplicate's first position (see ``settle_later``)."""
-    outcomes: list[Accepted | SignatureReplayed | None] = [None] * len(submissions)
-    fresh, later, signatures, first_of_key = [], {}, set(), {}
-    for i, s in enumerate(submissions):
-        key = (s.client_id, s.idempotency_key)
-        if s.idempotency_key and key in stored:
-            outcomes[i] = Accepted(result_of(stored[key]), created=False)
-        elif s.signature and s.signature in signatures:
-            outcomes[i] = SignatureReplayed()
-        elif s.idempotency_key and key in first_of_key:
-            later[i] = first_of_key[key]
-        else:
-            signatures.add(s.signature)
-            first_of_key[key] = i
-            fresh.append(i)
-    return outcomes, fresh, later
-
-
-def settle_later(submissions, outcomes, later: dict[int, int], store_again) -> None:
-    """A later duplicate of a key gets its first's result; if the first was a replay, the
-    later one is judged on its own (``store_again`` writes those)."""
-    again = []
-    for i, first in later.items():
-        if isinstance(outcomes[first], Accepted):
-            outcomes[i] = Accepted(outcomes[first].result, created=False)
-        else:
-            again.append(i)
-    if again:
-        for i, outcome in zip(again, store_again([submissions[i] for i in again])):
-            outcomes[i] = outcome
 
 
 def look_up(submissions, query: Callable[[dict], Iterable]) -> tuple[dict, set]:
@@ -247,13 +123,6 @@ def look_up(submissions, query: Callable[[dict], Iterable]) -> tuple[dict, set]:
         if row.treated_as == "deletion_request":
             earlier.add((row.case_id, row.reporter_id, same_request_key(row.right_infringed)))
     return stored, earlier
-
-
-def same_request_key(right_infringed: str | None) -> str:
-    """What makes two requests by one person about one post 同一の内容 (§25(1) proviso): the
-    right claimed, compared after normalising width, spaces and case. A request for another
-    right is a request of its own, with its own notice."""
-    return "".join(unicodedata.normalize("NFKC", right_infringed or "").split()).casefold()
 
 
 @functools.cache
@@ -301,44 +170,14 @@ def _open_cases(session, submissions, known_cases: KnownCases) -> list[str]:
     return list(posts)
 
 
-def report_rows(submissions, earlier_requests: set) -> list[dict]:
-    """The rows to insert; a deletion request is a repeat if the same person asked about the
-    same post for the same right before (stored, or earlier in this batch)."""
-    asked = set(earlier_requests)
-    rows = []
-    for s in submissions:
-        row = _report_row(s)
-        if row["treated_as"] == "deletion_request":
-            pair = (row["case_id"], row["reporter_id"], same_request_key(row["right_infringed"]))
-            row["is_repeat"] = pair in asked
-            asked.add(pair)
-        rows.append(row)
-    return rows
-
-
-def _report_row(s: Submission) -> dict:
-    payload, now = s.payload, s.received_at
-    post, reporter = payload["post"], payload["reporter"]
-    treated_as, note = classify_submission(payload)
-    return dict(
-        id=str(uuid.uuid4()), case_id=case_id_for_post(post["id"]), kind=payload["kind"], treated_as=treated_as,
-        treatment_note=note, source=s.source, client_id=s.client_id, idempotency_key=s.idempotency_key,
-        received_at=now, deadline_at=clock.s25_deadline(now) if treated_as == "deletion_request" else None,
-        request_type=payload.get("request_type") or "ordinary", reporter_id=reporter["id"],
-        reporter=reporter, post=post, evidence_sha256=evidence_hash(post),
-        reason=payload.get("reason"), reason_category=payload.get("reason_category"),
-        right_infringed=payload.get("right_infringed"), is_repeat=False,
-    )
-
-
-def outbox_row(row: dict) -> dict:
+def outbox_row(report: ReportRecord) -> dict:
     # The event id derives from the new report id, so it is staged here directly (no look-up).
-    event = received_event(SimpleNamespace(**row))
-    return {"event_id": event.id, "topic": REPORT_RECEIVED.topic, "key": row["case_id"], "event_type": event.type,
+    event = received_event(report)
+    return {"event_id": event.id, "topic": REPORT_RECEIVED.topic, "key": report.case_id, "event_type": event.type,
             "subject": event.subject, "payload": event.to_json(), "created_at": utcnow(), "attempts": 0}
 
 
-def received_event(report):
+def received_event(report: ReportRecord):
     return make_event(
         REPORT_RECEIVED, source=SOURCE, subject=report.case_id, id=stable_id("report.received", report.id),
         time=report.received_at, validate=False,

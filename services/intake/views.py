@@ -1,23 +1,37 @@
-"""Intake's HTTP API for SNS backends (HMAC-signed)."""
+"""Intake's HTTP entrances, thin: the signed API for SNS backends (``POST /v1/reports``) and
+the public, login-free §22 deletion-request form at ``/request`` with its receipt page.
+
+Both hand a validated ``Submission`` to the process's group commit (``batching.py``), the one
+write path that the Kafka worker uses too; a request sent through the form is stored exactly
+like one sent by the SNS (source ``form``, client ``web-form``).
+"""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 
-from flask import current_app, request
+from flask import Blueprint, current_app, render_template, request
 from flask.views import MethodView
 from flask_smorest import abort
+from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import abort as parser_abort, is_json_request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from shared.web import ApiBlueprint
-
+from shared import clock
 from shared.db import utcnow
 from shared.settings import sns_clients
 from shared.signing import SignatureError, verify
+from shared.web import ApiBlueprint
+from services.intake.batching import WriterUnavailable
+from services.intake.domain import FORM_SOURCE, SignatureReplayed, Submission
+from services.intake.forms import (FORM_CLIENT_ID, REQUEST_TYPES, SCHEMA_FIELD_TO_FORM, DeletionRequestForm,
+                                   new_submission_key, submission_from_form)
 from services.intake.schemas import (MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY, MAX_REASON, MAX_TEXT,
                                      ReportAcceptedSchema, ReportSubmissionSchema)
-from services.intake.batching import WriterUnavailable
-from services.intake.service import SignatureReplayed, Submission
+
+log = logging.getLogger(__name__)
 
 LIMITS = (f"Limits: body at most {MAX_BODY_BYTES} bytes (413 above), UTF-8 JSON only; post.text at most "
           f"{MAX_TEXT} characters, reason at most {MAX_REASON}, ids at most 200, URLs at most 2000 and "
@@ -148,3 +162,107 @@ class Reports(MethodView):
         response = current_app.json.response(accepted.result)
         response.status_code = 202
         return response
+
+
+# ---------------------------------------------------------------- the public form
+# A form with every field at its limit, in Japanese, percent-encoded, stays under this.
+FORM_MAX_BYTES = MAX_BODY_BYTES
+RETRY_AFTER_SECONDS = 30
+
+form_pages = Blueprint("public", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/request-static")
+
+CSRF_EXPIRED = "画面を開いてから時間がたったため、送信できませんでした。内容はそのまま残っていますので、もう一度「送信する」を押してください。"
+
+
+@form_pages.after_request
+def _page_headers(response):
+    # No inline scripts, no framing (clickjacking), no caching of personal data.
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@form_pages.get("/request")
+def request_form():
+    form = DeletionRequestForm(formdata=None, submission_key=new_submission_key())
+    return render_template("request_form.html", form=form)
+
+
+@form_pages.post("/request")
+def submit_request_form():
+    request.max_content_length = FORM_MAX_BYTES
+    form = DeletionRequestForm()
+    if not form.validate_on_submit():
+        return _form_again(form, 400)
+    now = utcnow()
+    try:
+        payload = ReportSubmissionSchema().load(submission_from_form(form, now))
+    except ValidationError as exc:
+        _attach_schema_errors(form, exc.messages)
+        return _form_again(form, 400)
+    submission = Submission(payload, FORM_CLIENT_ID, f"form:{form.submission_key.data}", FORM_SOURCE, now)
+    try:
+        accepted = current_app.extensions["intake_group_commit"].submit(submission)
+    except WriterUnavailable as exc:
+        # Nothing was stored (one transaction). Keep what the person wrote on the page.
+        log.warning("form request not stored, database unavailable: %s", (exc.__cause__ or exc).__class__.__name__)
+        response = _form_again(form, 503, unavailable=True)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return render_template("receipt.html", receipt=_receipt(accepted.result), request_types=dict(REQUEST_TYPES))
+
+
+def _form_again(form: DeletionRequestForm, status: int, *, unavailable: bool = False):
+    csrf_expired = bool(form.errors.pop("csrf_token", None))
+    if csrf_expired:
+        form.csrf_token.errors = []
+    body = render_template("request_form.html", form=form, csrf_expired=csrf_expired and CSRF_EXPIRED,
+                           unavailable=unavailable)
+    return current_app.response_class(body, status=status, mimetype="text/html")
+
+
+def _attach_schema_errors(form: DeletionRequestForm, messages: dict, path: tuple = ()) -> None:
+    """A second line of defence: the API schema rejected what the form accepted."""
+    for key, value in messages.items():
+        if isinstance(value, dict):
+            _attach_schema_errors(form, value, path + (key,))
+            continue
+        field = getattr(form, SCHEMA_FIELD_TO_FORM.get(path + (key,), "reason"))
+        field.errors = list(field.errors) + ["この内容では受け付けられません。書き方を見直してください。"]
+
+
+def _receipt(result: dict) -> dict:
+    received_at = dt.datetime.fromisoformat(result["received_at"])
+    deadline_at = dt.datetime.fromisoformat(result["deadline_at"]) if result["deadline_at"] else None
+    return {
+        **result,
+        "received_text": clock.jst_text(received_at),
+        "deadline_text": clock.jst_text(deadline_at) if deadline_at else None,
+    }
+
+
+@form_pages.errorhandler(RequestEntityTooLarge)
+def _too_large(exc):
+    body = render_template("message.html", status=413, title="送信内容が大きすぎます",
+                           message=f"送信できる内容は全体で約{FORM_MAX_BYTES // 1024}KBまでです。"
+                                   "投稿の内容や理由を短くして、もう一度お試しください。")
+    return current_app.response_class(body, status=413, mimetype="text/html")
+
+
+def rate_limited_page(limit):
+    """Flask-Limiter's on_breach: a plain Japanese page instead of an English 429."""
+    body = render_template("message.html", status=429, title="送信が続いたため、一時的に受付を止めています",
+                           message="しばらく（1時間ほど）待ってから、もう一度お試しください。"
+                                   "急ぎの場合や身の危険がある場合は、下の相談窓口や警察にご相談ください。")
+    return current_app.response_class(body, status=429, mimetype="text/html")
+
+
+@form_pages.errorhandler(BadRequest)
+def _bad_request(exc):
+    body = render_template("message.html", status=400, title="送信内容を読み取れませんでした",
+                           message="お手数ですが、フォームを開き直して、もう一度お試しください。")
+    return current_app.response_class(body, status=400, mimetype="text/html")

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError
 
-from shared.db import Database, utcnow
+from shared.db import utcnow
 from shared.events import REPORT_SUBMITTED, Envelope
 from shared.runtime import Runtime, Worker
 from shared.settings import env_int, topic
+from services.intake.batching import GroupCommit, group_commit_for
+from services.intake.domain import Accepted, Submission
 from services.intake.models import Report
 from services.intake.schemas import MAX_IDEMPOTENCY_KEY, ReportSubmissionSchema
 from services.intake.retention import apply_retention
-from services.intake.service import Accepted, Submission, purge_expired_signatures, store_submissions
+from services.intake.service import purge_expired_signatures
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,11 @@ def submission_from_event(env: Envelope, now: dt.datetime | None = None) -> Subm
     return Submission(payload, client_id, env.id, "kafka", receipt_time(env, now or utcnow()))
 
 
-def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Accepted | Rejected]:
-    """Validate a poll's submission events and store the valid ones in one transaction (the
-    event id is the idempotency key, so a batch that comes again stores nothing twice).
-    Database outages propagate, so the consumer retries the batch."""
+def accept_submitted_events(writer: GroupCommit, envelopes: list[Envelope]) -> list[Accepted | Rejected]:
+    """Validate a poll's submission events and store the valid ones through the group commit,
+    the same write path as the API's (the event id is the idempotency key, so a batch that
+    comes again stores nothing twice). Database outages raise, so the consumer retries the
+    batch; values the database refuses reject that event alone."""
     outcomes: list[Accepted | Rejected | None] = [None] * len(envelopes)
     valid: list[tuple[int, Submission]] = []
     now = utcnow()
@@ -86,22 +89,17 @@ def accept_submitted_events(db: Database, envelopes: list[Envelope]) -> list[Acc
             valid.append((i, submission_from_event(env, now)))
         except Rejected as rejected:
             outcomes[i] = rejected
-    if valid:
-        try:
-            stored = store_submissions(db.unit_of_work, [s for _, s in valid])
-        except DataError:
-            # The database refused one event's values: one by one, to find which.
-            stored = [_store_alone(db, s) for _, s in valid]
-        for (i, _), outcome in zip(valid, stored):
-            outcomes[i] = outcome
+    stored = writer.submit_all([s for _, s in valid]) if valid else []
+    for (i, submission), outcome in zip(valid, stored):
+        if isinstance(outcome, DataError):
+            # The database refused a batch's values: this one alone, to find whether it is the one.
+            (outcome,) = writer.submit_all([submission])
+            if isinstance(outcome, DataError):  # the values themselves: a retry fails the same way
+                outcome = Rejected(f"refused by the database: {outcome.orig.__class__.__name__}")
+        if isinstance(outcome, Exception) and not isinstance(outcome, Rejected):
+            raise outcome
+        outcomes[i] = outcome
     return outcomes
-
-
-def _store_alone(db: Database, submission: Submission) -> Accepted | Rejected:
-    try:
-        return store_submissions(db.unit_of_work, [submission])[0]
-    except DataError as exc:  # the values themselves: a retry fails the same way
-        return Rejected(f"refused by the database: {exc.orig.__class__.__name__}")
 
 
 def dead_letter_body(env: Envelope, rejected: Rejected) -> bytes:
@@ -120,11 +118,12 @@ def dead_letter_body(env: Envelope, rejected: Rejected) -> bytes:
 
 def build_worker(runtime: Runtime) -> Worker:
     worker = Worker(runtime)
+    writer = group_commit_for(runtime.db)
 
     def handle(envelopes: list[Envelope]) -> None:
         # If the database fails the whole batch comes again: stored events are then
         # recognised by their key, rejected ones may be dead-lettered a second time.
-        for env, outcome in zip(envelopes, accept_submitted_events(runtime.db, envelopes)):
+        for env, outcome in zip(envelopes, accept_submitted_events(writer, envelopes)):
             if isinstance(outcome, Rejected):
                 log.warning("submission %s dead-lettered: %s", env.id, outcome.reason)
                 worker.producer.send(topic("deadletter"), key=env.id,

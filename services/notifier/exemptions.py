@@ -15,14 +15,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import unicodedata
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.events import stable_id
-from services.notifier import config
+from services.notifier import config, domain
 from services.notifier.issuing import pending_notices, record_exception
 from services.notifier.models import Notice, NoticeException, TrackedRequest
 
@@ -84,13 +82,9 @@ def earlier_request(session: Session, tracked: TrackedRequest) -> TrackedRequest
                TrackedRequest.report_id != tracked.report_id, TrackedRequest.is_repeat.is_(False),
                TrackedRequest.received_at <= tracked.received_at)
         .order_by(TrackedRequest.received_at))
-    key = same_request_key(tracked.right_infringed)
+    key = domain.same_request_key(tracked.right_infringed)
     return next((c for c in candidates if not key or not c.right_infringed
-                 or same_request_key(c.right_infringed) == key), None)
-
-
-def same_request_key(right_infringed: str | None) -> str:
-    return "".join(unicodedata.normalize("NFKC", right_infringed or "").split()).casefold()
+                 or domain.same_request_key(c.right_infringed) == key), None)
 
 
 # --- §27 exceptions -------------------------------------------------------------------------
@@ -137,18 +131,4 @@ def similar_notice_already_sent(session: Session, decision: dict, now: dt.dateti
                Notice.decision_id != decision["decision_id"])
         .order_by(Notice.issued_at.desc()).limit(50))
     post = decision.get("post") or {}
-    return next((n for n in [*in_this_batch, *stored] if same_content(n.body.get("details") or {}, post)), None)
-
-
-def _normal_text(text: str | None) -> str:
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).casefold()
-
-
-def same_content(earlier: dict, post: dict) -> bool:
-    """The same post, or a text that is the same or nearly so (MODQ_S27_SIMILARITY, 0.9)."""
-    if earlier.get("post_id") and earlier.get("post_id") == post.get("id"):
-        return True
-    before, now = _normal_text(earlier.get("post_text")), _normal_text(post.get("text"))
-    if not before or not now:
-        return False
-    return before == now or difflib.SequenceMatcher(None, before, now).ratio() >= config.similarity_threshold()
+    return next((n for n in [*in_this_batch, *stored] if domain.same_content(n.body.get("details") or {}, post)), None)

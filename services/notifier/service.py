@@ -9,28 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, NOTICE_RECEIPT, REPORT_RECEIVED, Envelope, stable_id
 from shared.outbox import claim_inbox
-from services.notifier import config, exemptions
+from services.notifier import config, domain, exemptions
 from services.notifier.deadlines import check_deadlines  # noqa: F401  (the worker's clock job)
 from services.notifier.delivery import on_receipt, republish_due  # noqa: F401
 from services.notifier.issuing import issue, raise_alert, record_exception  # noqa: F401
-from services.notifier.models import Inbox, TrackedRequest
+from services.notifier.models import Inbox, Notice, NoticeException, TrackedRequest
+from services.notifier.stats import notice_stats
 
 log = logging.getLogger(__name__)
-
-MEASURES_TAKEN = ("remove", "hide", "suspend_account")
-
-# §26 exceptions named in an N4 instead of a criteria clause.
-EXCEPTION_TEXT = {
-    "legal_duty": "法令上の義務に基づく措置",
-    "urgent_unforeseen": "緊急かつ予見できなかった類型の情報に対する措置",
-}
-
 
 # --- the requests whose §25 clock runs ------------------------------------------------------
 
@@ -96,11 +89,11 @@ def on_decision_recorded(session: Session, env: Envelope, now: dt.datetime) -> N
     if d["action"] == "reversal":
         _reversal_notice(session, d, now)
         return
-    tracked = [_track_from_decision(session, d, ref) for ref in _deletion_requests(d)]
+    tracked = [_track_from_decision(session, d, ref) for ref in domain.deletion_requests_in_order(d)]
     if d["final"]:
         for request in tracked:
             _final_notice(session, d, request, now)
-        if d["measure"] in MEASURES_TAKEN:
+        if d["measure"] in domain.MEASURES_TAKEN:
             _poster_notice(session, d, now)
         return
     for request in tracked:
@@ -114,11 +107,11 @@ def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
     and so does each requester whose request the measure answered (REVR): their N1 said it
     was taken."""
     decided_at_text = clock.jst_text(clock.parse_instant(d["decided_at"]))
-    post = {"post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_excerpt": _excerpt(d["post"].get("text")),
+    post = {"post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_excerpt": domain.excerpt(d["post"].get("text")),
             "reverses": d.get("reverses"), "decided_at": d["decided_at"], "decided_at_text": decided_at_text}
     issue(session, notice_type="REV", notice_id=stable_id("notice", "REV", d["decision_id"]), case_id=d["case_id"],
           recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={**post, "reason": d.get("reason")})
-    for ref in _deletion_requests(d):
+    for ref in domain.deletion_requests_in_order(d):
         if ref.get("is_repeat"):
             continue
         issue(session, notice_type="REVR", notice_id=stable_id("notice", "REVR", d["decision_id"], ref["report_id"]),
@@ -126,17 +119,6 @@ def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
               decision_id=d["decision_id"], now=now, fields={
                   **post, "request_id": ref["report_id"],
                   "reason": d.get("requester_reason") or "発信者からの異議申立てを受けて再審査した結果、措置を取り消しました。"})
-
-
-def _excerpt(text: str | None, limit: int = 60) -> str | None:
-    text = " ".join((text or "").split())
-    return (text[:limit] + "…" if len(text) > limit else text) or None
-
-
-def _deletion_requests(d: dict) -> list[dict]:
-    """Originals before repeats, so a repeat can link to its earlier request's notice."""
-    refs = [r for r in d.get("requests", []) if r.get("kind") == "deletion_request"]
-    return sorted(refs, key=lambda r: (bool(r.get("is_repeat")), r["received_at"]))
 
 
 def _track_from_decision(session: Session, d: dict, ref: dict) -> TrackedRequest:
@@ -160,7 +142,7 @@ def _final_notice(session: Session, d: dict, request: TrackedRequest, now: dt.da
                            "decided_at_text": clock.jst_text(decided_at),
                            # the reason written for the requester, never the moderator's own note
                            "reason": d.get("requester_reason") if d["measure"] == "no_action" else None,
-                           "post_url": d["post"]["url"], "scope_text": _scope_text(d.get("scope"))})
+                           "post_url": d["post"]["url"], "scope_text": domain.scope_text(d.get("scope"))})
     if notice.status != "held":  # a held notice has not gone out: the clock keeps running
         request.final_notice_at = now
 
@@ -191,9 +173,9 @@ def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
     has no right claimed and no 申出, and the inquiry says so. The reply deadline itself is
     fixed when the SNS reports delivery (delivery.py); the notice states the date it falls on
     if delivered the day it is sent."""
-    refs = _deletion_requests(d)
+    refs = domain.deletion_requests_in_order(d)
     first = next((r for r in refs if not r.get("is_repeat")), refs[0] if refs else {})
-    request_type = _inquiry_request_type(refs)
+    request_type = domain.inquiry_request_type(refs)
     days = d.get("inquiry_days") or clock.inquiry_days(request_type)
     issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", d["decision_id"]), case_id=d["case_id"],
           recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
@@ -203,12 +185,6 @@ def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
               "reason": first.get("reason") if refs else (d.get("facts") or d.get("requester_reason")),
               "reply_days": days, "reply_by_text": clock.jst_text(clock.period_end(now, days)),
               "reply_channel": config.inquiry_reply_channel(), "request_type": request_type})
-
-
-def _inquiry_request_type(refs: list[dict]) -> str:
-    """The 2-day window only when every request allows it (the rule lives in shared.clock; the
-    decision service applies the same one and carries the days in the event)."""
-    return clock.inquiry_request_type((r.get("request_type"), r.get("right_infringed")) for r in refs)
 
 
 def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
@@ -221,22 +197,11 @@ def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
               "measure": d["measure"], "decided_at": d["decided_at"], "post_id": d["post"]["id"],
               "post_url": d["post"]["url"], "post_text": d["post"].get("text"),
               "clause": d.get("clause"), "exception_code": d.get("exception_code"),
-              "exception_text": EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
-              "facts": d.get("facts") or d.get("reason"), "scope_text": _scope_text(d.get("scope")),
+              "exception_text": domain.EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
+              "facts": d.get("facts") or d.get("reason"), "scope_text": domain.scope_text(d.get("scope")),
               "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
               "notice_ref": notice_id[:8], "appeal_url": config.appeal_url(),
               "appeal_until_text": clock.jst_text(clock.period_end(now, config.appeal_days()))})
-
-
-def _scope_text(scope: dict | None) -> str | None:
-    if not scope:
-        return None
-    parts = []
-    if scope.get("items"):
-        parts.append("一部（" + "、".join(scope["items"]) + "）")
-    if scope.get("visibility") == "japan_only":
-        parts.append("日本国内からの閲覧のみ制限")
-    return "／".join(parts) or None
 
 
 HANDLERS = {
@@ -261,3 +226,50 @@ def handle_events(db: Database, envelopes: list[Envelope]) -> None:
                 if claim_inbox(uow.session, Inbox, consumer, env):
                     handler(uow.session, env, now)
         uow.commit()
+
+
+# --- queries for the API ----------------------------------------------------------------------
+
+def find_notices(db: Database, *, limit: int, case_id: str | None = None, request_id: str | None = None,
+                 decision_id: str | None = None, notice_type: str | None = None,
+                 status: str | None = None) -> dict:
+    """Notices (newest first) and the exceptions recorded instead of a notice, as the API shows them."""
+    notices = sa.select(Notice).order_by(Notice.issued_at.desc()).limit(limit)
+    exceptions = sa.select(NoticeException).order_by(NoticeException.recorded_at.desc()).limit(limit)
+    for column, value in (("case_id", case_id), ("request_id", request_id), ("decision_id", decision_id)):
+        if value:
+            notices = notices.where(getattr(Notice, column) == value)
+            exceptions = exceptions.where(getattr(NoticeException, column) == value)
+    if notice_type:
+        notices = notices.where(Notice.notice_type == notice_type)
+    if status:
+        notices = notices.where(Notice.status == status)
+    with db.sessions() as session:
+        return {"notices": [_notice_out(n) for n in session.scalars(notices)],
+                "exceptions": [_exception_out(e) for e in session.scalars(exceptions)]}
+
+
+def notice_statistics(db: Database, start: dt.datetime | None, end: dt.datetime | None) -> dict:
+    """Counts for the §28 report over [start, end)."""
+    with db.sessions() as session:
+        return notice_stats(session, start, end)
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _notice_out(n: Notice) -> dict:
+    return {"notice_id": n.notice_id, "notice_type": n.notice_type, "legal_basis": n.legal_basis,
+            "case_id": n.case_id, "request_id": n.request_id, "decision_id": n.decision_id,
+            "recipient_id": n.recipient_id, "status": n.status, "held_reason": n.held_reason,
+            "issued_at": n.issued_at.isoformat(), "delivered_at": _iso(n.delivered_at), "attempts": n.attempts,
+            "failures": n.failures, "next_attempt_at": _iso(n.next_attempt_at),
+            "reply_deadline_at": _iso(n.reply_deadline_at), "measure": n.measure, "clause_id": n.clause_id,
+            "delay_item": n.delay_item, "text_ja": n.body.get("text_ja", "")}
+
+
+def _exception_out(e: NoticeException) -> dict:
+    return {"id": e.id, "notice_type": e.notice_type, "reason_code": e.reason_code, "legal_basis": e.legal_basis,
+            "detail": e.detail, "case_id": e.case_id, "request_id": e.request_id, "decision_id": e.decision_id,
+            "related_notice_id": e.related_notice_id, "fallback": e.fallback, "recorded_at": e.recorded_at.isoformat()}

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared.db import utcnow
 from services.intake.batching import BATCH_SIZE, GroupCommit, _Waiting
-from services.intake.service import Accepted, SignatureReplayed, Submission
+from services.intake.domain import Accepted, SignatureReplayed, Submission
 from tests.support.databases import drop_pg_database, new_pg_database, make_runtime
 from tests.support.helpers import in_parallel, report_body, signed
 from tests.integration.test_intake_api import count, intake, post  # noqa: F401  (fixture)
@@ -217,7 +217,7 @@ def test_a_polls_submission_events_are_stored_together_and_a_refused_one_is_set_
 
     sa.event.listen(runtime.db.engine, "before_cursor_execute", refuse_poison)
     try:
-        outcomes = accept_submitted_events(runtime.db, [
+        outcomes = accept_submitted_events(GroupCommit(runtime.db), [
             event("e1", report_body()), event("e2", {"kind": "report"}), event("e3", poison),
             event("e4", report_body()), event("e1", report_body())])
     finally:

@@ -21,7 +21,10 @@ def submitted(event_id, at):
 
 @pytest.fixture
 def intake_db(db_url):
-    return make_runtime("intake", db_url).db
+    """Intake's write path (the group commit) on a fresh database."""
+    from services.intake.batching import GroupCommit
+
+    return GroupCommit(make_runtime("intake", db_url).db)
 
 
 def test_a_lagging_consumer_keeps_the_events_receipt_time(intake_db):

@@ -34,10 +34,12 @@ def read_all(bootstrap, topic, expect, timeout=20.0):
 
 
 def submit(runtime, n=3):
-    from services.intake.service import submit_report
+    from shared.db import utcnow
+    from services.intake.batching import GroupCommit
+    from services.intake.domain import Submission
 
-    return [submit_report(runtime.db, report_body(), client_id="demo", idempotency_key=f"k{i}", source="http")
-            for i in range(n)]
+    writer = GroupCommit(runtime.db)
+    return [writer.submit(Submission(report_body(), "demo", f"k{i}", "http", utcnow())) for i in range(n)]
 
 
 def test_relay_publishes_each_event_and_marks_it_sent(broker, topics, db_url):

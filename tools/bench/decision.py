@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import json
 import random
-import statistics
 import time
 import uuid
 
@@ -21,6 +20,7 @@ import sqlalchemy as sa
 from shared.db import Database, utcnow
 from shared.settings import ServiceSettings
 from shared.runtime import Runtime
+from tools.stats import percentile
 from services.decision import domain, service
 from services.decision.models import Outbox
 
@@ -97,10 +97,8 @@ def load_cases(url: str, count: int) -> float:
 
 
 def percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    p95 = ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p95_ms": round(p95 * 1000, 1),
-            "max_ms": round(ordered[-1] * 1000, 1)}
+    return {"p50_ms": round(percentile(samples, 50) * 1000, 1), "p95_ms": round(percentile(samples, 95) * 1000, 1),
+            "max_ms": round(max(samples) * 1000, 1)}
 
 
 def time_requests(client, path: str, headers: dict, repeat: int) -> dict:

@@ -38,6 +38,7 @@ from typing import Callable
 
 from shared.cli import WORKER_CLASSES, worker_class_arguments
 from shared.settings import REPO_ROOT, env
+from tools.stats import percentile
 
 BENCH_CLIENT, BENCH_SECRET = "bench", "bench-secret"
 REQUESTS_PER_CONNECTION = 100
@@ -101,9 +102,7 @@ class LoadResult:
         return self.statuses.get(202, 0)
 
     def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
+        return percentile(self.latencies, q) * 1000
 
 
 def _read_response(stream) -> tuple[int, bool]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from shared import clock
 from tools.broker import EmbeddedBroker
 from shared.events import DECISION_RECORDED, make_event
+from tools.stats import percentile
 from tools.notifier_harness import NotifierProcess, Publisher, TopicReader, create_topics, fresh_topics
 
 UTC = dt.timezone.utc
@@ -81,11 +82,6 @@ def publish_at_rate(publisher: Publisher, topic: str, rate: float, seconds: floa
         publisher.send(topic, event)
     publisher.flush()
     return total, time.monotonic() - start
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 def main(argv: list[str]) -> int:
