@@ -1,6 +1,6 @@
 """deploy/: the compose file against the Compose Specification's JSON Schema, the Kubernetes
 manifests against Kubernetes' own schemas (both offline), and both against the code: every
-environment variable they set is one the code or the README knows, every topic exists, and
+environment variable they set is one the code or the docs' configuration tables know, every topic exists, and
 the autoscaler never asks for more consumers than partitions."""
 from __future__ import annotations
 
@@ -37,13 +37,15 @@ def k8s_documents() -> list[dict]:
 
 
 def known_env_names() -> tuple[set[str], list[re.Pattern]]:
-    """Names the code reads literally, and the README table's patterns (MODQ_<SERVICE>_PORT)."""
+    """Names the code reads literally, and those of the configuration tables in the docs, with
+    their patterns (MODQ_<SERVICE>_PORT)."""
     literal = set()
     for path in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/**/*.py")]:
         literal |= set(re.findall(r"[\"']((?:MODQ|KAFKA)_[A-Z0-9_]*[A-Z0-9])[\"']", path.read_text(encoding="utf-8")))
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "docs" / "operations.md",
+                                                                        *ROOT.glob("services/*/README.md")))
     patterns = []
-    for name in re.findall(r"^\| `([A-Z_<>]+)`", readme, re.M):
+    for name in re.findall(r"^\| `([A-Z_<>]+)`", documented, re.M):
         literal.add(name)
         if "<" in name:
             patterns.append(re.compile("^" + re.sub(r"<[A-Z]+>", "[A-Z_]+", name) + "$"))
@@ -54,7 +56,7 @@ def assert_known(names: set[str]) -> None:
     literal, patterns = known_env_names()
     unknown = sorted(n for n in names if n not in literal and not THIRD_PARTY_ENV.match(n)
                      and not any(p.match(n) for p in patterns))
-    assert unknown == [], f"not read by the code nor in the README's table: {unknown}"
+    assert unknown == [], f"not read by the code nor in a configuration table of the docs: {unknown}"
 
 
 def test_compose_file_follows_the_compose_specification():
