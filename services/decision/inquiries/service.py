@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def open_inquiry(session: Session, case: Case, decision: Decision, reports: list[CaseReport],
-                  now: dt.datetime) -> None:
+                 now: dt.datetime) -> None:
     """Track the inquiry the notifier is about to send. Its INQ notice id is named here and
     carried in ``decision.recorded``, so the delivery receipt and the poster's reply match it."""
     request_type = clock.inquiry_request_type(
