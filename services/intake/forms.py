@@ -175,7 +175,7 @@ def submission_from_form(form: DeletionRequestForm, received_at: dt.datetime) ->
             "url": form.post_url.data.strip(),
             "author_id": author_id,
             # No content from the requester: the case takes the SNS's copy of the post when its
-            # signed report arrives (services/decision/service.py, on_report_received).
+            # signed report arrives (services/decision/cases/projection.py, on_report_received).
             "text": "",
             # The receipt time: the post existed then.
             "posted_at": received_at.astimezone(clock.legal_zone()).isoformat(timespec="seconds"),

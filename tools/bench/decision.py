@@ -17,11 +17,13 @@ import uuid
 
 import sqlalchemy as sa
 
+from shared import clock
 from shared.db import Database, utcnow
 from shared.settings import ServiceSettings
 from shared.runtime import Runtime
 from tools.stats import percentile
-from services.decision import domain, service
+from services.decision.cases import domain, service
+from services.decision.users.service import issue_token, provision_dev_users
 from services.decision.models import Outbox
 
 CATEGORIES = ["insult", "defamation", "privacy", "threat", "discrimination", "sexual", "none"]
@@ -67,7 +69,8 @@ def case_rows(count: int, now: dt.datetime, seed: int = 7):
         reporters = rng.randint(1, 12)
         created = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 30))
         priority = domain.compute_priority(score=score, categories=categories, reporter_count=reporters,
-                                           has_request=has_request, next_deadline_at=deadline, now=now)
+                                           has_request=has_request, next_deadline_at=deadline, now=now,
+                                           warning=clock.warning_window())
         case_id = str(uuid.UUID(int=rng.getrandbits(128)))
         post = {"id": f"p-{n}", "url": f"https://sns.example.jp/posts/{n}", "author_id": f"u-{n % 20000}",
                 "text": f"ベンチマーク用の投稿 {n}：" + "あいうえお" * rng.randint(2, 20),
@@ -75,7 +78,7 @@ def case_rows(count: int, now: dt.datetime, seed: int = 7):
         yield (case_id, f"p-{n}", f"u-{n % 20000}", json.dumps(post, ensure_ascii=False), "open", priority, score,
                domain.top_category(categories), json.dumps(categories), "bench-1", reporters, reporters,
                int(has_request), deadline, json.dumps([category]), rng.random() < 0.01,
-               domain.is_near_deadline(deadline, now), 1, created, now)
+               domain.is_near_deadline(deadline, now, clock.warning_window()), 1, created, now)
 
 
 def load_cases(url: str, count: int) -> float:
@@ -134,7 +137,7 @@ def measure(runtime: Runtime, repeat: int) -> dict:
     app = create_app(runtime)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench signs in through the form once
     moderator = _moderator(runtime.db)
-    token = service.issue_token(runtime.db, moderator.id, "bench")
+    token = issue_token(runtime.db, moderator.id, "bench")
     client = app.test_client()
     page_client = app.test_client()
     page_client.post("/login", data={"email": "moderator@example.jp", "password": "moderator"})
@@ -144,7 +147,7 @@ def measure(runtime: Runtime, repeat: int) -> dict:
 
 
 def _moderator(db: Database):
-    from services.decision.models import User
+    from services.decision.users.models import User
 
     with db.sessions() as session:
         return session.scalar(sa.select(User).where(User.email == "moderator@example.jp"))
@@ -162,8 +165,8 @@ def main(argv: list[str]) -> int:
     url = args.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     try:
         runtime = make_bench_runtime(url)
-        service.provision_dev_users(runtime.db)
-        from services.decision.criteria_seed import seed_starter_criteria
+        provision_dev_users(runtime.db)
+        from services.decision.criteria.seed import seed_starter_criteria
 
         seed_starter_criteria(runtime.db, backdate=True)
         load_s = load_cases(url, args.cases)
