@@ -23,7 +23,7 @@ from shared.events import DECISION_RECORDED, Envelope, make_event, stable_id
 from shared.outbox import claim_inbox, stage
 from shared.parking import hold_pending, resolve_pending, take_waiting
 from shared.pseudonyms import pseudonym
-from services.decision import auditlog, domain, duties
+from services.decision import auditlog, criteria_diff, domain, duties
 from services.decision.domain import DecisionInput, DecisionRefused
 from services.decision.models import (ApiToken, AuditEvent, Case, CaseReport, Clause, CriteriaVersion,
                                       Decision, Inbox, Outbox, ParkedEvent, PosterInquiry, PosterReply, User)
@@ -711,7 +711,7 @@ def submit_poster_reply(db: Database, data: dict, *, reply_id: str | None,
 
 # --- criteria catalogue administration (§26) --------------------------------------------
 
-CLAUSE_FIELDS = ("title", "text", "category", "routes", "measures", "covers_suspension", "examples")
+CLAUSE_FIELDS = criteria_diff.CLAUSE_FIELDS
 
 
 def criteria_versions(session: Session, now: dt.datetime) -> dict:
@@ -791,6 +791,7 @@ def publish_criteria(session: Session, version: str, actor: str, now: dt.datetim
     draft = _draft(session, version)
     if not session.scalar(sa.select(sa.func.count()).select_from(Clause).where(Clause.version == version)):
         raise DecisionRefused("条項のない版は公表できません（a version needs clauses）", "version")
+    criteria_diff.refuse_unchanged(session, version)
     draft.status, draft.published_at = "published", now
     duties.resolve_amendments(session, version, now)  # §26(3): the amendment owed after an urgent measure
     append_audit(session, case_id=None, event_type="criteria.published", actor=actor, at=now,
