@@ -156,7 +156,7 @@ def sign_in(client, role: str) -> None:
 @pytest.fixture
 def unthrottled(apps):
     """The matrix above throttles the address it signs in from; each role test starts afresh."""
-    from services.decision.signin import SignInThrottle
+    from services.decision.users.signin import SignInThrottle
 
     apps["decision"].extensions["signin_throttle"] = SignInThrottle()
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.decision.domain import DecisionRefused
-from services.decision.models import Clause, CriteriaVersion
+from services.decision.errors import DecisionRefused
+from services.decision.criteria.models import Clause, CriteriaVersion
 
 CLAUSE_FIELDS = ("title", "text", "category", "routes", "measures", "covers_suspension", "examples")
 WORDED_FIELDS = ("title", "text")  # long wording: shown as an inline character diff
