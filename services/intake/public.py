@@ -15,6 +15,8 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from shared import clock
 from shared.db import utcnow
+from shared.settings import env_int, public_url
+from services.intake import receipts
 from services.intake.forms import (FORM_CLIENT_ID, REQUEST_TYPES, SCHEMA_FIELD_TO_FORM, DeletionRequestForm,
                                    new_submission_key, submission_from_form)
 from services.intake.schemas import MAX_BODY_BYTES, ReportSubmissionSchema
@@ -41,6 +43,24 @@ def _page_headers(response):
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@public.app_template_filter("receipt_number")
+def receipt_number_filter(number: str | None) -> str:
+    return receipts.display(number)
+
+
+@public.context_processor
+def _public_pages():
+    """Links to the decision service's public pages, and the periods the notice on personal data
+    states: the same settings (and defaults) as the retention jobs that enforce them."""
+    decision = public_url("decision")
+    return {
+        "criteria_url": decision + "/criteria", "transparency_url": decision + "/transparency",
+        "retention": {"intake_days": env_int("MODQ_RETENTION_INTAKE_DAYS", 90),
+                      "requester_days": env_int("MODQ_RETENTION_REQUESTER_DAYS", 3 * 365),
+                      "notice_days": env_int("MODQ_RETENTION_NOTICE_DAYS", 3 * 365)},
+    }
 
 
 @public.get("/request")

@@ -20,6 +20,7 @@ from shared.db import Database, UnitOfWork, utcnow
 from shared.events import REPORT_RECEIVED, make_event, stable_id
 from shared.signing import TOLERANCE_SECONDS
 from services.intake.models import Case, Outbox, Report, UsedSignature
+from services.intake.receipts import new_receipt_number
 
 SOURCE = "/modq/intake"
 FORM_SOURCE = "form"  # Submission.source of the public form: the requester's word, not the SNS's
@@ -59,6 +60,7 @@ def result_of(report) -> dict:
     """The response for a stored report (an ORM object or a row of the reports table)."""
     return {
         "report_id": report.id,
+        "receipt_number": report.receipt_number,
         "case_id": report.case_id,
         "received_at": clock.to_jst_iso(report.received_at),
         "kind": report.kind,
@@ -90,7 +92,7 @@ _reports, _cases, _signatures = Report.__table__, Case.__table__, UsedSignature.
 # PostgreSQL each statement is a round trip, and on a busy machine a round trip is the
 # scheduling delay of two processes, not the 50 µs of the network.
 LOOK_UP = sa.select(
-    _reports.c.id, _reports.c.case_id, _reports.c.received_at, _reports.c.kind, _reports.c.treated_as,
+    _reports.c.id, _reports.c.receipt_number, _reports.c.case_id, _reports.c.received_at, _reports.c.kind, _reports.c.treated_as,
     _reports.c.treatment_note, _reports.c.deadline_at, _reports.c.is_repeat, _reports.c.evidence_sha256,
     _reports.c.client_id, _reports.c.idempotency_key, _reports.c.reporter_id, _reports.c.right_infringed,
 ).where(sa.or_(
@@ -321,7 +323,7 @@ def _report_row(s: Submission) -> dict:
     post, reporter = payload["post"], payload["reporter"]
     treated_as, note = classify_submission(payload)
     return dict(
-        id=str(uuid.uuid4()), case_id=case_id_for_post(post["id"]), kind=payload["kind"], treated_as=treated_as,
+        id=str(uuid.uuid4()), receipt_number=new_receipt_number(), case_id=case_id_for_post(post["id"]), kind=payload["kind"], treated_as=treated_as,
         treatment_note=note, source=s.source, client_id=s.client_id, idempotency_key=s.idempotency_key,
         received_at=now, deadline_at=clock.s25_deadline(now) if treated_as == "deletion_request" else None,
         request_type=payload.get("request_type") or "ordinary", reporter_id=reporter["id"],

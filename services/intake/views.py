@@ -26,7 +26,7 @@ LIMITS = (f"Limits: body at most {MAX_BODY_BYTES} bytes (413 above), UTF-8 JSON 
 
 EXAMPLE_REQUEST = {
     "kind": "deletion_request",
-    "post": {"id": "p-123", "url": "https://sns.example.jp/posts/123", "author_id": "u-poster",
+    "post": {"id": "p-123", "url": "https://sns.example.jp/posts/p-123", "author_id": "u-poster",
              "text": "山田花子は前科がある", "posted_at": "2026-06-02T12:00:00+09:00", "media": []},
     "reporter": {"id": "u-hanako", "name": "山田 花子", "contact": "mail:hanako@example.jp",
                  "is_rights_holder": True},
@@ -35,7 +35,8 @@ EXAMPLE_REQUEST = {
     "request_type": "ordinary",
 }
 EXAMPLE_ACCEPTED = {
-    "report_id": "0b9f1c1e-6a51-4a0e-9a57-1d1f5b8d2c11", "case_id": "5b0c8f5e-61f7-5d8e-8f8e-2f2a7c1d9e10",
+    "report_id": "0b9f1c1e-6a51-4a0e-9a57-1d1f5b8d2c11", "receipt_number": "7K3QX9M2P6",
+    "case_id": "5b0c8f5e-61f7-5d8e-8f8e-2f2a7c1d9e10",
     "received_at": "2026-06-02T15:00:00+09:00", "kind": "deletion_request", "treated_as": "deletion_request",
     "note": None, "deadline_at": "2026-06-09T23:59:59+09:00", "is_repeat": False,
     "evidence_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",

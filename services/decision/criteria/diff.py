@@ -33,6 +33,7 @@ class ClauseChange:
     kind: str  # added | removed | changed
     title: str
     fields: tuple[FieldChange, ...] = ()
+    text: str = ""  # an added clause's wording
 
 
 def clause_values(clause: Clause) -> dict:
@@ -70,7 +71,7 @@ def diff_clauses(before: list[Clause], after: list[Clause]) -> list[ClauseChange
     changes = []
     for clause_id in sorted(old.keys() | new.keys()):
         if clause_id not in old:
-            changes.append(ClauseChange(clause_id, "added", new[clause_id].title))
+            changes.append(ClauseChange(clause_id, "added", new[clause_id].title, text=new[clause_id].text))
         elif clause_id not in new:
             changes.append(ClauseChange(clause_id, "removed", old[clause_id].title))
         else:

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from shared import clock
 from shared.db import utcnow
+from shared.settings import public_url
 from shared.web import ApiBlueprint
 from services.decision.criteria import amendments, categories, diff, domain, service
 from services.decision.criteria.models import Clause, CriteriaVersion
@@ -47,7 +48,7 @@ def criteria_page():
                 return render_template("error.html", message=_("その版は公表されていません。")), 404
         clauses = _clauses(session, shown.version) if shown else []
     return render_template("criteria.html", shown=shown, clauses=clauses, versions=versions, now=now,
-                           in_force_from=service.in_force_from)
+                           in_force_from=service.in_force_from, request_form_url=public_url("intake") + "/request")
 
 
 def _clauses(session, version: str) -> list[Clause]:
@@ -103,7 +104,7 @@ def _editor(version: str, selected: str | None, entered=None, error: DecisionRef
                            model_categories=categories.MODEL, other_categories=categories.NOT_SCORED,
                            in_force_if_published_now=clock.criteria_in_force_from(utcnow()),
                            in_force_from=service.in_force_from)
-    return page, (400 if error else 200)
+    return page, (error.status if error else 200)
 
 
 @bp.get("/admin/criteria/<version>")
