@@ -9,7 +9,7 @@ A case's priority is a number from 0 to 100 (higher first), the sum of:
 * up to 10 for the number of distinct reporters (logarithmic: 1 → 2, 32+ → 10);
 * 10 when a §22 deletion request is waiting;
 * up to 25 for the §25 clock: 25 when the earliest deadline still owed a notice is within
-  the warning window (default 24 h) or past, falling linearly to 0 at 7 days left.
+  the warning window (shared.clock.warning_window, 24 h by default, the notifier's too) or past, falling linearly to 0 at 7 days left.
 
 A case whose deadline is within the warning window (or past) and that has neither a decision
 nor an interim notice is *at risk*: 100 is added, so it sits above every case that is not,
@@ -33,9 +33,6 @@ SEVERITY = {
 # A report.received event without a reporter is the operator's own detection (§28 route).
 OWN_DETECTION_REPORTER = {"id": "system:own_detection"}
 
-# How long before a §25 deadline a case counts as near it (at risk) in the queue.
-WARNING_WINDOW = dt.timedelta(hours=24)
-
 
 def top_category(categories: dict | None) -> str | None:
     if not categories:
@@ -46,8 +43,7 @@ def top_category(categories: dict | None) -> str | None:
     return max(candidates, key=candidates.get)
 
 
-def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime, warning: dt.timedelta) -> float:
     if next_deadline_at is None:
         return 0.0
     left = next_deadline_at - now
@@ -59,7 +55,7 @@ def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime,
 
 def compute_priority(*, score: float | None, categories: dict | None, reporter_count: int,
                      has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+                     warning: dt.timedelta) -> float:
     category = top_category(categories)
     severity = SEVERITY.get(category, 0.5) * (categories or {}).get(category, 0.0) if category else 0.0
     reporters = min(1.0, math.log2(1 + max(0, reporter_count)) / math.log2(33))
@@ -69,8 +65,7 @@ def compute_priority(*, score: float | None, categories: dict | None, reporter_c
     return round(min(100.0, value) + at_risk, 3)
 
 
-def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> bool:
+def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime, warning: dt.timedelta) -> bool:
     return next_deadline_at is not None and next_deadline_at - now <= warning
 
 

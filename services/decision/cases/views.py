@@ -12,7 +12,6 @@ from shared.db import utcnow
 from shared.web import ApiBlueprint
 from services.decision.audit.models import AuditEvent
 from services.decision.cases import domain, service
-from services.decision.cases.domain import is_near_deadline
 from services.decision.cases.models import Case, CaseReport
 from services.decision.cases.schemas import CaseListSchema, CaseQuerySchema
 from services.decision.criteria.service import criteria_in_force
@@ -40,13 +39,14 @@ def queue_page():
     near = request.args.get("near_deadline") == "1"
     mine = request.args.get("mine") == "1"
     view = request.args.get("view") if request.args.get("view") in service.QUEUE_VIEWS else None
+    warning = clock.warning_window()
     with current_db().sessions() as session:
         cases = service.queue(session, kind=kind, category=category, near_deadline=near, view=view,
                               claimed_by=int(current_user.id) if mine else None, limit=100, now=now)
         counts = service.cached_queue_counts(session, now)
     return render_template("queue.html", cases=cases, counts=counts, now=now, kind=kind, category=category,
                            near=near, mine=mine, view=view, categories=list(domain.SEVERITY),
-                           is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now),
+                           is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now, warning),
                            is_ready=lambda c: service.is_ready_to_decide(c, now))
 
 
@@ -93,7 +93,7 @@ def case_page(case_id):
                            show_contacts=may(current_user.role, CAN_SEE_CONTACTS),
                            can_decide=may(current_user.role, CAN_DECIDE),
                            exception_codes=EXCEPTION_CODES,
-                           is_near=domain.is_near_deadline(case.next_deadline_at, now))
+                           is_near=domain.is_near_deadline(case.next_deadline_at, now, clock.warning_window()))
 
 
 def _deciders(session, decisions) -> dict:
@@ -130,7 +130,7 @@ def case_summary(case, now) -> dict:
         "model_version": case.model_version, "reporter_count": case.reporter_count,
         "report_count": case.report_count, "request_count": case.request_count,
         "next_deadline_at": clock.to_jst_iso(case.next_deadline_at) if case.next_deadline_at else None,
-        "near_deadline": is_near_deadline(case.next_deadline_at, now), "notice_blocked": case.notice_blocked,
+        "near_deadline": domain.is_near_deadline(case.next_deadline_at, now, clock.warning_window()), "notice_blocked": case.notice_blocked,
         "claimed_by": str(case.claimed_by) if case.claimed_by else None, "version": case.version,
         "created_at": clock.to_jst_iso(case.created_at),
         "ready_to_decide": service.is_ready_to_decide(case, now),

@@ -19,6 +19,7 @@ from shared.web import ApiBlueprint
 from services.decision.criteria import amendments, categories, diff, domain, service
 from services.decision.criteria.models import Clause, CriteriaVersion
 from services.decision.criteria.schemas import CriteriaSchema
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.errors import DecisionRefused
 from services.decision.pages import current_db, jst_filter
 from services.decision.users.auth import require_role
@@ -58,7 +59,6 @@ def _clauses(session, version: str) -> list[Clause]:
 # --- criteria administration (§26), admin only ------------------------------------------
 
 NEW_CLAUSE = "new"
-MEASURES = ("remove", "hide", "suspend_account")
 
 
 @bp.get("/admin/criteria")
@@ -100,7 +100,7 @@ def _editor(version: str, selected: str | None, entered=None, error: DecisionRef
         selected = clauses[0].clause_id if clauses else (NEW_CLAUSE if editable else None)
     clause = entered if entered is not None else by_id.get(selected)
     page = render_template("criteria_edit.html", shown=shown, clauses=clauses, selected=selected, clause=clause,
-                           editable=editable, error=error, routes=domain.CLAUSE_ROUTES, measures=MEASURES,
+                           editable=editable, error=error, routes=domain.CLAUSE_ROUTES, measures=RESTRICTIVE_MEASURES,
                            model_categories=categories.MODEL, other_categories=categories.NOT_SCORED,
                            in_force_if_published_now=clock.criteria_in_force_from(utcnow()),
                            in_force_from=service.in_force_from)
