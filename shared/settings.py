@@ -242,3 +242,9 @@ def _parse_sns_clients(raw: str) -> Mapping[str, tuple[str, ...]]:
 
 def service_url(service: str) -> str:
     return env(f"MODQ_{service.upper()}_URL", f"http://127.0.0.1:{env_int(f'MODQ_{service.upper()}_PORT', DEFAULT_PORTS[service])}")
+
+
+def public_url(service: str) -> str:
+    """Where the public reaches a service's pages (``MODQ_<SERVICE>_PUBLIC_URL``, e.g. the intake
+    form's https address); the service's own address when unset (development)."""
+    return (env(f"MODQ_{service.upper()}_PUBLIC_URL") or service_url(service)).rstrip("/")

@@ -17,6 +17,7 @@ from tools.broker import EmbeddedBroker, die_with_parent, port_open
 from shared.settings import DEFAULT_PORTS, DEV_MODE_VARIABLE, REPO_ROOT, env
 
 SERVICES = ("intake", "classifier", "decision", "notifier")
+DEV_POST_URL_PATTERN = r"^https?://sns\.example\.jp/posts/(?P<post_id>[A-Za-z0-9_-]+)/?(?:[?#].*)?$"
 
 
 @dataclass
@@ -49,6 +50,10 @@ class LocalSystem:
             # Tansu joins a new consumer group in ~session_timeout/2: keep it short locally.
             base.setdefault("MODQ_KAFKA_SESSION_TIMEOUT_MS", "2000")
             base.setdefault("MODQ_KAFKA_HEARTBEAT_INTERVAL_MS", "500")
+        # The development SNS's post URLs end in the post's id (https://sns.example.jp/posts/<id>): a
+        # form request about a post then joins the case of the SNS's own reports on that post.
+        if not base.get("MODQ_INTAKE_POST_URL_PATTERN"):
+            base["MODQ_INTAKE_POST_URL_PATTERN"] = DEV_POST_URL_PATTERN
         for name, port in self.ports.items():
             base[f"MODQ_{name.upper()}_PORT"] = str(port)
             if self.worker_metrics:

@@ -29,8 +29,8 @@ import threading
 import warnings
 from typing import Iterable, Sequence
 
-CATEGORIES = ("insult", "threat", "privacy", "defamation", "discrimination", "sexual")
-NONE_LABEL = "none"
+from shared.categories import MODEL_CATEGORIES as CATEGORIES, NONE_LABEL  # one list for every service
+
 LABELS = CATEGORIES + (NONE_LABEL,)
 
 ENV_MODEL_DIR = "MODQ_CLASSIFIER_MODEL"

@@ -47,6 +47,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=8 * 3600,
         BABEL_DEFAULT_LOCALE="ja", BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
+    from services.decision.audit import public as audit_public
     from services.decision.audit import views as audit_views
     from services.decision.cases import views as case_views
     from services.decision.criteria import views as criteria_views
@@ -70,8 +71,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         return {"current_locale": str(get_locale() or "ja")}
 
     # Each concept's pages (one blueprint each) and its part of the JSON API.
-    for blueprint in (pages.bp, user_views.bp, case_views.bp, decision_views.bp, criteria_views.bp):
+    for blueprint in (pages.bp, user_views.bp, case_views.bp, decision_views.bp, criteria_views.bp,
+                      audit_public.bp):
         app.register_blueprint(blueprint)
+    app.before_request(audit_public.redirect_browsers_to_the_public_page)
     smorest = Api(app)
     # The API authenticates every request itself (Basic/Bearer); a browser's session cookie there
     # must bring the CSRF token for writes (services/decision/users/auth.py).

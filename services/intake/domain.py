@@ -13,6 +13,7 @@ from shared import clock
 from shared.events import stable_id
 from shared.signing import TOLERANCE_SECONDS
 from shared.text import comparable
+from services.intake.receipts import new_receipt_number
 
 FORM_SOURCE = "form"  # Submission.source of the public form: the requester's word, not the SNS's
 
@@ -44,6 +45,7 @@ class ReportRecord:
     """A report or deletion request as it is stored: one row of the ``reports`` table."""
 
     id: str
+    receipt_number: str
     case_id: str
     kind: str
     treated_as: str
@@ -112,6 +114,7 @@ def result_of(report) -> dict:
     """The response for a stored report (a ReportRecord, an ORM object or a row of the table)."""
     return {
         "report_id": report.id,
+        "receipt_number": report.receipt_number,
         "case_id": report.case_id,
         "received_at": clock.to_jst_iso(report.received_at),
         "kind": report.kind,
@@ -179,7 +182,7 @@ def new_report(s: Submission) -> ReportRecord:
     post, reporter = payload["post"], payload["reporter"]
     treated_as, note = classify_submission(payload)
     return ReportRecord(
-        id=str(uuid.uuid4()), case_id=case_id_for_post(post["id"]), kind=payload["kind"], treated_as=treated_as,
+        id=str(uuid.uuid4()), receipt_number=new_receipt_number(), case_id=case_id_for_post(post["id"]), kind=payload["kind"], treated_as=treated_as,
         treatment_note=note, source=s.source, client_id=s.client_id, idempotency_key=s.idempotency_key,
         received_at=now, deadline_at=clock.s25_deadline(now) if treated_as == "deletion_request" else None,
         request_type=payload.get("request_type") or "ordinary", reporter_id=reporter["id"],

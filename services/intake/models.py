@@ -48,9 +48,12 @@ class Report(Base):
     __table_args__ = (
         sa.UniqueConstraint("client_id", "idempotency_key", name="uq_reports_idempotency"),
         sa.Index("ix_reports_case_requester", "case_id", "reporter_id"),
+        sa.Index("ix_reports_receipt_number", "receipt_number", unique=True),
     )
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # 受付番号 shown to the requester (services/intake/receipts.py); null on rows from before it.
+    receipt_number: Mapped[str | None] = mapped_column(sa.String(10))
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False)
     kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)          # as submitted
     treated_as: Mapped[str] = mapped_column(sa.String(32), nullable=False)    # after the §22 test

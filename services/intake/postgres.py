@@ -32,7 +32,7 @@ from services.intake.domain import Accepted, SignatureReplayed, Submission
 from services.intake.service import KnownCases, look_up, outbox_row
 
 REPORT_COLUMNS = {
-    "id": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
+    "id": "varchar", "receipt_number": "varchar", "case_id": "varchar", "kind": "varchar", "treated_as": "varchar", "treatment_note": "text",
     "source": "varchar", "client_id": "varchar", "idempotency_key": "varchar", "received_at": "timestamptz",
     "deadline_at": "timestamptz", "request_type": "varchar", "reporter_id": "varchar", "reporter": "json",
     "post": "json", "evidence_sha256": "varchar", "reason": "text", "reason_category": "varchar",
@@ -46,7 +46,7 @@ _ALL = {**REPORT_COLUMNS, **{f"e_{k}": v for k, v in EVENT_COLUMNS.items()}, **E
 # ``service.LOOK_UP`` with arrays: one statement text whatever the batch's size, so the driver
 # prepares it once (an IN list of n items is a statement of its own for every n).
 LOOK_UP_SQL = """
-SELECT id, case_id, received_at, kind, treated_as, treatment_note, deadline_at, is_repeat, evidence_sha256,
+SELECT id, receipt_number, case_id, received_at, kind, treated_as, treatment_note, deadline_at, is_repeat, evidence_sha256,
        client_id, idempotency_key, reporter_id, right_infringed
 FROM reports
 WHERE (client_id = ANY(%(client_ids)s) AND idempotency_key = ANY(%(keys)s))

@@ -86,7 +86,7 @@ class PostInSchema(Schema):
     id = Text(required=True, validate=validate.Length(min=1, max=200),
               metadata=_doc("the SNS's post id (1–200 characters); reports on one id form one case", "p-123"))
     url = Text(required=True, validate=[validate.Length(max=2000), _http_url],
-               metadata=_doc("http(s) URL, at most 2000 characters", "https://sns.example.jp/posts/123"))
+               metadata=_doc("http(s) URL, at most 2000 characters", "https://sns.example.jp/posts/p-123"))
     author_id = Text(required=True, validate=validate.Length(min=1, max=200),
                      metadata=_doc("the poster's account id (1–200 characters)", "u-poster"))
     text = Text(required=True, validate=validate.Length(max=MAX_TEXT),
@@ -172,7 +172,10 @@ class ReportSubmissionSchema(Schema):
 
 
 class ReportAcceptedSchema(Schema):
-    report_id = fields.String(required=True, metadata=_doc("the request id (受付番号)"))
+    report_id = fields.String(required=True, metadata=_doc("the report's id (a UUID), shared by the services"))
+    receipt_number = fields.String(allow_none=True, metadata=_doc(
+        "the request number (受付番号) for the requester: 10 characters of Crockford base32, the last a check "
+        "character", "7K3QX9M2P6"))
     case_id = fields.String(required=True, metadata=_doc("one case per post"))
     received_at = fields.String(required=True, metadata=_doc("date and time of receipt, JST, ISO 8601 (§22)",
                                                              "2026-06-02T15:00:00+09:00"))

@@ -26,7 +26,7 @@ _reports, _cases, _signatures = Report.__table__, Case.__table__, UsedSignature.
 # PostgreSQL each statement is a round trip, and on a busy machine a round trip is the
 # scheduling delay of two processes, not the 50 µs of the network.
 LOOK_UP = sa.select(
-    _reports.c.id, _reports.c.case_id, _reports.c.received_at, _reports.c.kind, _reports.c.treated_as,
+    _reports.c.id, _reports.c.receipt_number, _reports.c.case_id, _reports.c.received_at, _reports.c.kind, _reports.c.treated_as,
     _reports.c.treatment_note, _reports.c.deadline_at, _reports.c.is_repeat, _reports.c.evidence_sha256,
     _reports.c.client_id, _reports.c.idempotency_key, _reports.c.reporter_id, _reports.c.right_infringed,
 ).where(sa.or_(

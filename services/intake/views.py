@@ -21,9 +21,10 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from shared import clock
 from shared.db import utcnow
-from shared.settings import sns_clients
+from shared.settings import env_int, public_url, sns_clients
 from shared.signing import SignatureError, verify
 from shared.web import ApiBlueprint
+from services.intake import receipts
 from services.intake.batching import WriterUnavailable
 from services.intake.domain import FORM_SOURCE, SignatureReplayed, Submission
 from services.intake.forms import (FORM_CLIENT_ID, REQUEST_TYPES, SCHEMA_FIELD_TO_FORM, DeletionRequestForm,
@@ -40,7 +41,7 @@ LIMITS = (f"Limits: body at most {MAX_BODY_BYTES} bytes (413 above), UTF-8 JSON 
 
 EXAMPLE_REQUEST = {
     "kind": "deletion_request",
-    "post": {"id": "p-123", "url": "https://sns.example.jp/posts/123", "author_id": "u-poster",
+    "post": {"id": "p-123", "url": "https://sns.example.jp/posts/p-123", "author_id": "u-poster",
              "text": "山田花子は前科がある", "posted_at": "2026-06-02T12:00:00+09:00", "media": []},
     "reporter": {"id": "u-hanako", "name": "山田 花子", "contact": "mail:hanako@example.jp",
                  "is_rights_holder": True},
@@ -49,7 +50,8 @@ EXAMPLE_REQUEST = {
     "request_type": "ordinary",
 }
 EXAMPLE_ACCEPTED = {
-    "report_id": "0b9f1c1e-6a51-4a0e-9a57-1d1f5b8d2c11", "case_id": "5b0c8f5e-61f7-5d8e-8f8e-2f2a7c1d9e10",
+    "report_id": "0b9f1c1e-6a51-4a0e-9a57-1d1f5b8d2c11", "receipt_number": "7K3QX9M2P6",
+    "case_id": "5b0c8f5e-61f7-5d8e-8f8e-2f2a7c1d9e10",
     "received_at": "2026-06-02T15:00:00+09:00", "kind": "deletion_request", "treated_as": "deletion_request",
     "note": None, "deadline_at": "2026-06-09T23:59:59+09:00", "is_repeat": False,
     "evidence_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -184,6 +186,24 @@ def _page_headers(response):
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@form_pages.app_template_filter("receipt_number")
+def receipt_number_filter(number: str | None) -> str:
+    return receipts.display(number)
+
+
+@form_pages.context_processor
+def _public_pages():
+    """Links to the decision service's public pages, and the periods the notice on personal data
+    states: the same settings (and defaults) as the retention jobs that enforce them."""
+    decision = public_url("decision")
+    return {
+        "criteria_url": decision + "/criteria", "transparency_url": decision + "/transparency",
+        "retention": {"intake_days": env_int("MODQ_RETENTION_INTAKE_DAYS", 90),
+                      "requester_days": env_int("MODQ_RETENTION_REQUESTER_DAYS", 3 * 365),
+                      "notice_days": env_int("MODQ_RETENTION_NOTICE_DAYS", 3 * 365)},
+    }
 
 
 @form_pages.get("/request")

@@ -20,9 +20,10 @@ from tests.hostile.conftest import (NOTIFIER_TOKEN, SERVICES, SNS_CLIENT, SNS_SE
                                     build_app)
 
 # Open on purpose: probes, metrics, API documents, the published deletion criteria (§26 requires
-# publishing them), sign-in, the public request form and static assets.
+# publishing them), the §28 report's public page (第28条 requires publishing it; counts only, the
+# detailed report stays at /v1/transparency), sign-in, the public request form and static assets.
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/criteria", "/v1/criteria", "/login", "/request",
-          "/static/<path:filename>", "/request-static/<path:filename>"}
+          "/transparency", "/static/<path:filename>", "/request-static/<path:filename>"}
 PUBLIC_BY_SERVICE = {("decision", "/"): "only redirects to /queue, which is protected"}
 
 PATH_VALUES = {"case_id": "00000000-0000-0000-0000-000000000000", "appeal_id": "00000000-0000-0000-0000-000000000000",
@@ -46,6 +47,7 @@ WRONG_ROLE = {
     ("POST", "/admin/criteria"): "supervisor",
     ("GET", "/admin/criteria/<version>"): "supervisor",
     ("POST", "/admin/criteria/<version>/clauses"): "supervisor",
+    ("GET", "/admin/criteria/<version>/publish"): "supervisor",
     ("POST", "/admin/criteria/<version>/publish"): "supervisor",
     ("GET", "/queue"): None,
     ("GET", "/queue/next"): "auditor",

@@ -352,3 +352,42 @@ def test_decision_input_still_refuses_reversal_as_a_plain_action(runtime):
     with pytest.raises(DecisionRefused):
         decision_service.record_decision(runtime.db, case.case_id, scenario.users(runtime)["moderator"],
                                 DecisionInput(action="reversal", reason="x"))
+
+
+# --- the public §28 page ------------------------------------------------------------------------
+
+INTERNAL_NAMES = ("null", "None", "MODQ_", "notice_exceptions", "ai_assisted", "N1", "N4", "p50", "s25_", "exception:",
+                  "unspecified", "own_detection", "suspend_account")
+
+
+def test_the_report_is_public_as_a_styled_japanese_page_without_internal_names(client, small_year):
+    page = client.get("/transparency?year=2025")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "情報流通プラットフォーム対処法第28条に基づく運用状況の公表" in body and "2025-04-01" in body
+    assert '<link rel="stylesheet" href="/static/transparency.css">' in body and "<style" not in body  # the CSP
+    assert "@media print" in client.get("/static/transparency.css").get_data(as_text=True)
+    for name in INTERNAL_NAMES:
+        assert name not in body, name
+    # Free text (the reasons of §25(2) item iii, written by moderators) is counted, not quoted.
+    if any(c.step == "delay_other" for c in small_year):
+        assert "確認に時間を要しているため" not in body
+    assert 'href="/criteria"' in body and "/request" in body
+    assert client.get("/transparency?year=1999").status_code == 404
+    assert client.get("/transparency?year=abc").status_code == 404
+
+
+def test_a_browser_asking_for_the_api_report_is_sent_to_the_public_page(client):
+    browser = client.get("/v1/transparency", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.status_code == 303 and browser.location.endswith("/transparency")
+    assert client.get("/v1/transparency", headers={"Accept": "application/json"}).status_code == 401
+    assert client.get("/v1/transparency?format=html", headers={"Accept": "text/html", **basic("moderator")}
+                      ).status_code == 403
+    detailed = client.get(f"/v1/transparency?{PERIOD}&format=html", headers=basic("auditor"))
+    assert detailed.status_code == 200 and "transparency.css" in detailed.get_data(as_text=True)
+
+
+def test_the_criteria_page_links_the_request_form_and_the_report_without_internal_notes(client):
+    page = client.get("/criteria").get_data(as_text=True)
+    assert 'id="link-transparency" href="/transparency"' in page or 'href="/transparency" id="link-transparency"' in page
+    assert "/request" in page and "初版（スターター基準）" not in page and "スターター" not in page

@@ -159,3 +159,85 @@ def test_every_suspension_clause_says_when_and_for_how_long():
     for clause in suspending:
         assert re.search(r"\d+回|1回目", clause["text"]), clause["clause_id"]
         assert re.search(r"\d+日間|無期限", clause["text"]), clause["clause_id"]
+
+
+# --- the administrators' editor -------------------------------------------------------------
+
+@pytest.fixture
+def admin_client(decision):
+    from tests.integration.test_decision_http import signed_in
+
+    app = create_app(decision)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    client = signed_in(app, "admin")
+    assert client.post("/admin/criteria", data={"version": "2026.1"}).status_code == 302
+    return client
+
+
+def test_the_editor_shows_the_clause_list_and_one_form_for_the_selected_clause(admin_client):
+    page = admin_client.get("/admin/criteria/2026.1?clause=T-1").get_data(as_text=True)
+    assert page.count('id="clause-form"') == 1 and page.count("<form") == 2  # the clause's form and sign-out
+    assert 'id="clause-link-D-1"' in page and 'id="clause-link-SU-1"' in page
+    assert 'value="T-1"' in page and "脅迫・危害の予告" in page
+    new = admin_client.get("/admin/criteria/2026.1?clause=new").get_data(as_text=True)
+    assert 'name="is_new"' in new and 'name="clause_id" value=""' in new
+
+
+def test_the_category_is_chosen_from_the_models_labels_with_japanese_names(admin_client):
+    from shared.categories import JAPANESE_NAMES, MODEL_CATEGORIES
+    from services.classifier.inference import CATEGORIES
+
+    assert CATEGORIES is MODEL_CATEGORIES  # one list: the classifier reads the shared one
+    page = admin_client.get("/admin/criteria/2026.1?clause=I-1").get_data(as_text=True)
+    for label in MODEL_CATEGORIES:
+        assert f'<option value="{label}"' in page and JAPANESE_NAMES[label] in page
+    assert '<option value="insult" selected>' in page
+    refused = admin_client.post("/admin/criteria/2026.1/clauses", data={
+        "clause_id": "I-1", "title": "侮辱", "text": "x", "category": "insults", "routes": ["request"],
+        "measures": ["remove"]})
+    assert refused.status_code == 400 and "分類は一覧から選んでください" in refused.get_data(as_text=True)
+
+
+def test_a_new_clause_refused_keeps_what_was_typed(admin_client, decision):
+    refused = admin_client.post("/admin/criteria/2026.1/clauses", data={
+        "is_new": "1", "clause_id": "G-1", "title": "選挙運動に関する虚偽", "text": "候補者についての虚偽の情報。",
+        "category": "defamation", "routes": ["request"], "examples": "例その1\n例その2"})  # no measure chosen
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "措置を1つ以上選んでください" in page
+    for typed in ('value="G-1"', 'value="選挙運動に関する虚偽"', "候補者についての虚偽の情報。", "例その1\n例その2",
+                  '<option value="defamation" selected>', 'name="is_new"'):
+        assert typed in page, typed
+    assert 'value="report" checked' not in page and 'value="request" checked' in page
+    taken = admin_client.post("/admin/criteria/2026.1/clauses", data={
+        "is_new": "1", "clause_id": "D-1", "title": "上書き", "text": "x", "routes": ["request"], "measures": ["remove"]})
+    assert taken.status_code == 409 and "既にあります" in taken.get_data(as_text=True)
+    with decision.db.sessions() as s:
+        assert s.get(Clause, ("2026.1", "G-1")) is None and s.get(Clause, ("2026.1", "D-1")).title == "名誉毀損"
+
+
+def test_publishing_shows_the_changes_and_needs_a_confirmation(admin_client, decision):
+    unchanged = admin_client.get("/admin/criteria/2026.1/publish").get_data(as_text=True)
+    assert 'id="no-changes"' in unchanged and 'id="confirm-publish"' not in unchanged
+    refused = admin_client.post("/admin/criteria/2026.1/publish", data={"confirmed": "2026.1"}, follow_redirects=True)
+    assert "同じ内容です" in refused.get_data(as_text=True)
+    with decision.db.sessions() as s:
+        assert s.get(CriteriaVersion, "2026.1").status == "draft"
+    with decision.db.unit_of_work() as uow:
+        starter = uow.session.get(Clause, ("2026.1", "I-1"))
+        criteria_service.save_clause(uow.session, "2026.1", "I-1", {
+            **{f: getattr(starter, f) for f in criteria_service.CLAUSE_FIELDS}, "text": starter.text + "（改定）"}, "admin")
+        criteria_service.save_clause(uow.session, "2026.1", "G-1", {
+            "title": "選挙運動に関する虚偽", "text": "候補者についての虚偽。", "routes": ["request"], "measures": ["hide"]},
+            "admin")
+        uow.commit()
+    page = admin_client.get("/admin/criteria/2026.1/publish").get_data(as_text=True)
+    assert 'id="change-I-1"' in page and "<ins>（改定）</ins>" in page and 'id="change-G-1"' in page
+    assert 'id="change-D-1"' not in page and 'id="base-version">2025.1<' in page
+    # Without the confirmation's field the publish button of an old page only leads to the confirmation.
+    assert admin_client.post("/admin/criteria/2026.1/publish").location.endswith("/admin/criteria/2026.1/publish")
+    with decision.db.sessions() as s:
+        assert s.get(CriteriaVersion, "2026.1").status == "draft"
+    done = admin_client.post("/admin/criteria/2026.1/publish", data={"confirmed": "2026.1"}, follow_redirects=True)
+    assert "を公表しました" in done.get_data(as_text=True)
+    with decision.db.sessions() as s:
+        assert s.get(CriteriaVersion, "2026.1").status == "published"

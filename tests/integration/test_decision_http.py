@@ -303,7 +303,8 @@ def test_admin_drafts_edits_and_publishes_a_version_that_takes_effect_in_14_days
     bad = admin.post("/admin/criteria/2026.1/clauses", data={"clause_id": "Z-1", "title": "", "text": "x"},
                      follow_redirects=True)
     assert "見出し" in bad.get_data(as_text=True)
-    published = admin.post("/admin/criteria/2026.1/publish", follow_redirects=True).get_data(as_text=True)
+    published = admin.post("/admin/criteria/2026.1/publish", data={"confirmed": "2026.1"},
+                           follow_redirects=True).get_data(as_text=True)
     assert "14日後" in published
     public = app.test_client().get("/criteria").get_data(as_text=True)
     from shared.clock import criteria_in_force_from
@@ -325,6 +326,9 @@ def test_admin_drafts_edits_and_publishes_a_version_that_takes_effect_in_14_days
 def test_published_version_becomes_the_one_in_force_after_14_days(decision):
     with decision.db.unit_of_work() as uow:
         criteria_service.draft_criteria_version(uow.session, "2026.1", "admin")
+        criteria_service.save_clause(uow.session, "2026.1", "G-1", {
+            "title": "選挙運動に関する虚偽", "text": "候補者についての虚偽の情報。", "routes": ["request"],
+            "measures": ["remove"]}, "admin")
         criteria_service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=15))
         uow.commit()
     with decision.db.sessions() as s:

@@ -94,6 +94,9 @@ def test_an_urgent_unforeseen_measure_prompts_the_admin_until_a_new_version_is_p
     assert "第26条第3項" in page and "新型の詐欺リンク" in page
     with decision.db.unit_of_work() as uow:
         criteria_service.draft_criteria_version(uow.session, "2026.2", "admin")
+        criteria_service.save_clause(uow.session, "2026.2", "F-2", {  # the type of information met in the urgent case
+            "title": "新型の詐欺リンク", "text": "金銭をだまし取るためのリンクを含む投稿。", "category": "fraud",
+            "routes": ["request", "report", "own_detection"], "measures": ["remove"]}, "admin")
         criteria_service.publish_criteria(uow.session, "2026.2", "admin")
         uow.commit()
     with decision.db.sessions() as s:

@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from services.intake import receipts
 from services.intake.forms import requester_id
 from tests.support.databases import make_runtime
 from tests.support.helpers import signed
@@ -77,7 +78,10 @@ def test_a_request_gets_a_receipt_with_the_jst_time_and_deadline(form_client):
     assert "削除の申出を受け付けました" in html and "（日本時間）" in html and "までに" in html
     assert all(text in html for text in HELP)
     [record] = stored(runtime)
-    assert record["id"] in html
+    # The 受付番号 is short (ten characters, the last a check character), not the 36-character id.
+    number = re.search(r'id="receipt-number">([^<]+)</code>', html).group(1)
+    assert number == f"{record['receipt_number'][:5]}-{record['receipt_number'][5:]}" and record["id"] not in html
+    assert receipts.parse(number) == record["receipt_number"] and receipts.parse(number.lower()) == number.replace("-", "")
     assert (record["source"], record["client_id"], record["treated_as"]) == ("form", "web-form", "deletion_request")
     assert record["deadline_at"] is not None and record["right_infringed"] == "名誉権"
     assert "<script>alert(1)</script>" not in html  # never echoed raw
@@ -122,7 +126,8 @@ def test_sending_the_same_form_twice_gives_one_request(sqlite_form_client):
     first = client.post("/request", data=data).get_data(as_text=True)
     second = client.post("/request", data=data).get_data(as_text=True)
     assert len(stored(runtime)) == 1
-    assert re.search(r"<code>([^<]+)</code>", first).group(1) == re.search(r"<code>([^<]+)</code>", second).group(1)
+    number = re.compile(r'id="receipt-number">([^<]+)</code>')
+    assert number.search(first).group(1) == number.search(second).group(1)
 
 
 def test_missing_and_invalid_answers_are_explained_next_to_each_field(sqlite_form_client):
@@ -219,3 +224,55 @@ def test_what_the_requester_types_about_the_post_never_becomes_the_post(sqlite_f
     with runtime.db.engine.connect() as conn:
         event = json.loads(conn.execute(sa.text("SELECT payload FROM outbox")).scalar())
     assert event["data"]["evidence"] == "requester"
+
+
+def test_receipt_numbers_are_short_unique_and_checked():
+    numbers = {receipts.new_receipt_number() for _ in range(5000)}
+    assert len(numbers) == 5000
+    for number in list(numbers)[:200]:
+        assert len(number) == 10 and set(number) <= set(receipts.ALPHABET)
+        assert receipts.parse(receipts.display(number)) == number
+    number = "7K3QX9M2P" + receipts.check_symbol("7K3QX9M2P")
+    for i in range(10):  # every wrong character is caught
+        for char in receipts.ALPHABET.replace(number[i], ""):
+            assert receipts.parse(number[:i] + char + number[i + 1:]) is None
+    for a in receipts.ALPHABET:  # every swap of two neighbours, but 0 and Z (Luhn mod 32)
+        for b in receipts.ALPHABET.replace(a, ""):
+            body = a + b + "3QX9M2P"
+            swapped = b + a + "3QX9M2P" + receipts.check_symbol(body)
+            assert {a, b} == {"0", "Z"} or receipts.parse(swapped) is None, (a, b)
+    check = receipts.check_symbol("000001111")
+    assert receipts.parse(f"ooooo-iiil{check.lower()}") == "000001111" + check  # read as typed from paper
+    assert receipts.parse("") is None and receipts.parse("ABCDE-FGHJ") is None and receipts.parse("ABCDE-FGHJU") is None
+
+
+def test_the_form_states_how_personal_data_is_kept_and_links_the_criteria(sqlite_form_client, monkeypatch):
+    client, _ = sqlite_form_client
+    monkeypatch.setenv("MODQ_RETENTION_INTAKE_DAYS", "60")
+    monkeypatch.setenv("MODQ_DECISION_PUBLIC_URL", "https://moderation.example.jp/")
+    html = client.get("/request").get_data(as_text=True)
+    for text in ("個人情報の取扱い", "保存する情報", "利用の目的", "保存する期間", "受付から60日後", "判断から1095日後"):
+        assert text in html, text
+    assert 'href="https://moderation.example.jp/criteria" id="link-criteria"' in html
+    assert 'href="https://moderation.example.jp/transparency"' in html
+
+
+def test_with_the_development_settings_a_form_request_joins_the_sns_case_on_the_same_post(
+        sqlite_form_client, monkeypatch, tmp_path):
+    """``make run`` (shared/devrun.py): the SNS's report on a post and a form request naming the
+    post's URL are one case, not two."""
+    from shared.devrun import LocalSystem
+    from services.intake.views import EXAMPLE_REQUEST
+
+    client, runtime = sqlite_form_client
+    dev_env = LocalSystem(var_dir=tmp_path, bootstrap="127.0.0.1:1").env()
+    monkeypatch.setenv("MODQ_INTAKE_POST_URL_PATTERN", dev_env["MODQ_INTAKE_POST_URL_PATTERN"])
+    raw, headers = signed(EXAMPLE_REQUEST)
+    by_sns = client.post("/v1/reports", data=raw, headers=headers).get_json()
+    for url in (EXAMPLE_REQUEST["post"]["url"], EXAMPLE_REQUEST["post"]["url"] + "?ref=share#top"):
+        resp = client.post("/request", data=filled(client, post_url=url, contact=f"{len(url)}@example.jp"))
+        assert resp.status_code == 200, errors(resp)
+    cases = {r["case_id"] for r in stored(runtime)}
+    assert cases == {by_sns["case_id"]} and len(stored(runtime)) == 3
+    other = client.post("/request", data=filled(client, post_url="https://sns.example.jp/posts/p-124"))
+    assert other.status_code == 200 and len({r["case_id"] for r in stored(runtime)}) == 2

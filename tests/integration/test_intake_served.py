@@ -118,5 +118,5 @@ def test_the_public_form_files_a_request_and_shows_the_receipt(served_intake):
         receipt = browser.post(f"{base}/request", data=data, timeout=30)
     assert receipt.status_code == 200 and "<dt>受付日時</dt>" in receipt.text
     with runtime.db.engine.connect() as conn:
-        report_ids = conn.execute(sa.text("SELECT id FROM reports WHERE source = 'form'")).scalars().all()
-    assert len(report_ids) == 1 and report_ids[0] in receipt.text
+        numbers = conn.execute(sa.text("SELECT receipt_number FROM reports WHERE source = 'form'")).scalars().all()
+    assert len(numbers) == 1 and f"{numbers[0][:5]}-{numbers[0][5:]}" in receipt.text

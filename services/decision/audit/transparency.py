@@ -35,9 +35,9 @@ OPERATOR_FIELDS = ("japanese_reviewers", "staff_training", "self_evaluation", "c
 
 DERIVED: list[str] = []
 NOTES = {
-    "s25_notices": "通知の件数は通知サービスの記録（送った通知、届かなかった通知、通知しなかった理由）によります。"
-                   "届かなかった通知と保留中の通知は送った件数に含めません。",
-    "s27_notices": "N4 の件数と、第27条ただし書により通知しなかった件数・理由は通知サービスの記録によります。",
+    "s25_notices": "お知らせの件数は、送ったお知らせ、届かなかったお知らせ、お知らせしなかった理由の記録によります。"
+                   "届かなかったお知らせと送る前のお知らせは、送った件数に含めません。",
+    "s27_notices": "発信者へのお知らせの件数と、第27条ただし書によりお知らせしなかった件数・理由は、お知らせの記録によります。",
     "operator": "運営者が記入する項目です（MODQ_TRANSPARENCY_OPERATOR_FILE に JSON で指定）。未指定の項目は null です。",
 }
 NOTICES_MISSING = "通知サービスから集計を取得できなかったため、通知の件数は空欄です（推計はしません）。"
@@ -205,7 +205,7 @@ class DecisionTally:
         return {"measures_with_ai": with_ai, "measures_total": self.measures.total,
                 "measures_ai_share": _share(with_ai["total"], self.measures.total),
                 "final_decisions_with_ai": self.finals_with_ai, "final_decisions": self.finals,
-                "definition": "分類モデルのスコアを参照して人が判断した決定（ai_assisted）。自動判断による措置はありません。"}
+                "definition": "担当者が分類モデル（AI）のスコアを参照して判断した決定。AI だけで判断した措置はありません。"}
 
 
 def _ground(record: dict) -> str:
@@ -261,7 +261,7 @@ def timeliness(session: Session, start: dt.datetime, end: dt.datetime, now: dt.d
     return {**{k: counts[k] for k in ("total", "pending", "answered_within_deadline", "final_within_deadline", "late")},
             "answered_within_deadline_share": _share(counts["answered_within_deadline"], due),
             "final_within_deadline_share": _share(counts["final_within_deadline"], due),
-            "definition": "受付から7日（§25、日本時間の暦日）以内に N1/N2 または N3 を送る決定をした申出の割合"}
+            "definition": "受付から7日（第25条、日本時間の暦日）以内に、結果のお知らせまたは延長のお知らせを送る決定をした申出の割合"}
 
 
 def _timeliness_of(deadline, answered_at, decided_at, now) -> list[str]:
@@ -307,7 +307,7 @@ def appeal_counts(session: Session, start: dt.datetime, end: dt.datetime, tally:
         "reversals": reversals, "reversals_of_ai_assisted": reversed_with_ai,
         "reversals_ai_share": _share(reversed_with_ai, reversals),
         "definition": "申立て件数は期間内に受け付けたもの、維持・取消しは期間内に審査したもの。"
-                      "取消しの AI 比率は、取り消された元の決定のうち ai_assisted だったものの割合。",
+                      "取消しの AI 比率は、取り消された元の決定のうち AI のスコアを参照したものの割合。",
     }
 
 

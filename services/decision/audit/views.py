@@ -11,7 +11,7 @@ import io
 import json
 
 import sqlalchemy as sa
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -144,7 +144,8 @@ class Transparency(MethodView):
             return Response(render.csv_text(report, args["bom"]), mimetype="text/csv",
                             headers=_attachment("transparency.csv"))
         if args["format"] == "html":
-            return Response(render.html(report), mimetype="text/html")
+            return Response(render.html(report, stylesheet_url=url_for("static", filename="transparency.css")),
+                            mimetype="text/html")
         return Response(json.dumps(report, ensure_ascii=False, indent=1), mimetype="application/json")
 
 

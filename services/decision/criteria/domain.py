@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from shared import clock
+from services.decision.criteria import categories
 from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.errors import DecisionRefused
 
@@ -35,8 +36,8 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
         raise DecisionRefused("アカウント停止を定める条項は措置に「アカウント停止」を含めてください"
                               "（covers_suspension must match measures）", "covers_suspension")
     category = (fields.get("category") or "").strip() or None
-    if category and len(category) > 32:
-        raise DecisionRefused("分類は32文字以内です（category too long）", "category")
+    if category and category not in categories.ALL:
+        raise DecisionRefused("分類は一覧から選んでください（category: one of the listed keys）", "category")
     examples = [e.strip() for e in fields.get("examples") or [] if e and e.strip()]
     return {"title": title, "text": text, "category": category, "routes": routes, "measures": measures,
             "covers_suspension": covers_suspension, "examples": examples}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from shared import clock
 from shared.db import utcnow
 from services.decision.audit.chain import append_audit
-from services.decision.criteria import amendments, domain
+from services.decision.criteria import amendments, diff, domain
 from services.decision.criteria.models import Clause, CriteriaVersion
 from services.decision.errors import DecisionRefused, get_or_refuse
 
@@ -49,7 +49,7 @@ def criteria_in_force(session: Session, now: dt.datetime) -> tuple[CriteriaVersi
     return version, list(clauses)
 
 
-CLAUSE_FIELDS = ("title", "text", "category", "routes", "measures", "covers_suspension", "examples")
+CLAUSE_FIELDS = diff.CLAUSE_FIELDS
 
 
 def criteria_versions(session: Session, now: dt.datetime) -> dict:
@@ -127,6 +127,7 @@ def publish_criteria(session: Session, version: str, actor: str, now: dt.datetim
     draft = _draft(session, version)
     if not session.scalar(sa.select(sa.func.count()).select_from(Clause).where(Clause.version == version)):
         raise DecisionRefused("条項のない版は公表できません（a version needs clauses）", "version")
+    diff.refuse_unchanged(session, version)
     draft.status, draft.published_at = "published", now
     amendments.resolve_amendments(session, version, now)  # §26(3): the amendment owed after an urgent measure
     append_audit(session, case_id=None, event_type="criteria.published", actor=actor, at=now,

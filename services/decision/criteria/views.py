@@ -1,5 +1,10 @@
-"""The deletion criteria (§26): the public page and API, and their administration (admin only)."""
+"""The deletion criteria (§26): the public page and API, and their administration (admin only):
+the versions, a one-page clause editor (the list of a version's clauses beside one form for the
+selected clause), and publishing after a confirmation showing the changes against the published
+version the draft follows."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -9,8 +14,9 @@ from flask_login import current_user
 
 from shared import clock
 from shared.db import utcnow
+from shared.settings import public_url
 from shared.web import ApiBlueprint
-from services.decision.criteria import amendments, domain, service
+from services.decision.criteria import amendments, categories, diff, domain, service
 from services.decision.criteria.models import Clause, CriteriaVersion
 from services.decision.criteria.schemas import CriteriaSchema
 from services.decision.decisions.domain import RESTRICTIVE_MEASURES
@@ -21,6 +27,11 @@ from services.decision.users.roles import CAN_ADMIN
 
 bp = Blueprint("criteria", __name__)
 blp = ApiBlueprint("criteria_api", __name__, url_prefix="/v1", description="The deletion criteria in force")
+
+
+@bp.app_template_global()
+def category_name(category: str | None) -> str:
+    return categories.category_name(category)
 
 
 @bp.get("/criteria")
@@ -38,7 +49,7 @@ def criteria_page():
                 return render_template("error.html", message=_("その版は公表されていません。")), 404
         clauses = _clauses(session, shown.version) if shown else []
     return render_template("criteria.html", shown=shown, clauses=clauses, versions=versions, now=now,
-                           in_force_from=service.in_force_from)
+                           in_force_from=service.in_force_from, request_form_url=public_url("intake") + "/request")
 
 
 def _clauses(session, version: str) -> list[Clause]:
@@ -46,6 +57,9 @@ def _clauses(session, version: str) -> list[Clause]:
 
 
 # --- criteria administration (§26), admin only ------------------------------------------
+
+NEW_CLAUSE = "new"
+
 
 @bp.get("/admin/criteria")
 @require_role(CAN_ADMIN)
@@ -72,19 +86,31 @@ def criteria_new_draft():
     return redirect(url_for("criteria.criteria_edit", version=draft.version))
 
 
-@bp.get("/admin/criteria/<version>")
-@require_role(CAN_ADMIN)
-def criteria_edit(version):
-    now = utcnow()
+def _editor(version: str, selected: str | None, entered=None, error: DecisionRefused | None = None):
+    """The editor page: ``entered`` (what the form sent) replaces the stored clause when a save
+    was refused, so nothing typed is lost."""
     with current_db().sessions() as session:
         shown = session.get(CriteriaVersion, version)
         if shown is None:
             return render_template("error.html", message=_("版が見つかりません。")), 404
         clauses = _clauses(session, version)
-    return render_template("criteria_edit.html", shown=shown, clauses=clauses, routes=domain.CLAUSE_ROUTES,
-                           measures=RESTRICTIVE_MEASURES,
-                           in_force_if_published_now=clock.criteria_in_force_from(now),
+    editable = shown.status == "draft"
+    by_id = {c.clause_id: c for c in clauses}
+    if selected not in by_id and not (editable and selected == NEW_CLAUSE):
+        selected = clauses[0].clause_id if clauses else (NEW_CLAUSE if editable else None)
+    clause = entered if entered is not None else by_id.get(selected)
+    page = render_template("criteria_edit.html", shown=shown, clauses=clauses, selected=selected, clause=clause,
+                           editable=editable, error=error, routes=domain.CLAUSE_ROUTES, measures=RESTRICTIVE_MEASURES,
+                           model_categories=categories.MODEL, other_categories=categories.NOT_SCORED,
+                           in_force_if_published_now=clock.criteria_in_force_from(utcnow()),
                            in_force_from=service.in_force_from)
+    return page, (error.status if error else 200)
+
+
+@bp.get("/admin/criteria/<version>")
+@require_role(CAN_ADMIN)
+def criteria_edit(version):
+    return _editor(version, request.args.get("clause"))
 
 
 def _clause_form(form) -> dict:
@@ -98,19 +124,46 @@ def _clause_form(form) -> dict:
 @require_role(CAN_ADMIN)
 def criteria_save_clause(version):
     clause_id = (request.form.get("clause_id") or "").strip()
+    is_new = request.form.get("is_new") == "1"
+    fields = _clause_form(request.form)
     try:
         with current_db().unit_of_work() as uow:
-            service.save_clause(uow.session, version, clause_id, _clause_form(request.form), current_user.pseudonym)
+            if is_new and uow.session.get(Clause, (version, clause_id)) is not None:
+                raise DecisionRefused(_("条項ID %(id)s は既にあります。別のIDを入力してください。", id=clause_id),
+                                      "clause_id", status=409)
+            service.save_clause(uow.session, version, clause_id, fields, current_user.pseudonym)
             uow.commit()
-        flash(_("条項 %(id)s を保存しました。", id=clause_id))
     except DecisionRefused as exc:
-        flash(f"{clause_id}: {exc.message}", "error")
-    return redirect(url_for("criteria.criteria_edit", version=version) + f"#clause-{clause_id}")
+        entered = SimpleNamespace(clause_id=clause_id, **fields)
+        return _editor(version, NEW_CLAUSE if is_new else clause_id, entered=entered, error=exc)
+    flash(_("条項 %(id)s を保存しました。", id=clause_id))
+    return redirect(url_for("criteria.criteria_edit", version=version, clause=clause_id))
+
+
+@bp.get("/admin/criteria/<version>/publish")
+@require_role(CAN_ADMIN)
+def criteria_publish_confirm(version):
+    """What publishing would change, and the button that does it."""
+    with current_db().sessions() as session:
+        shown = session.get(CriteriaVersion, version)
+        if shown is None:
+            return render_template("error.html", message=_("版が見つかりません。")), 404
+        if shown.status != "draft":
+            return redirect(url_for("criteria.criteria_edit", version=version))
+        base, changes = diff.changes_to_publish(session, version)
+        clause_count = len(_clauses(session, version))
+    return render_template("criteria_publish.html", shown=shown, base=base, changes=changes,
+                           clause_count=clause_count, base_in_force=base is not None and service.in_force_from(base)
+                           <= utcnow(), in_force_if_published_now=clock.criteria_in_force_from(utcnow()),
+                           in_force_from=service.in_force_from)
 
 
 @bp.post("/admin/criteria/<version>/publish")
 @require_role(CAN_ADMIN)
 def criteria_publish(version):
+    if request.form.get("confirmed") != version:
+        # Only the confirmation page, which shows the changes, publishes.
+        return redirect(url_for("criteria.criteria_publish_confirm", version=version))
     try:
         with current_db().unit_of_work() as uow:
             published = service.publish_criteria(uow.session, version, current_user.pseudonym)
@@ -118,8 +171,8 @@ def criteria_publish(version):
             uow.commit()
     except DecisionRefused as exc:
         flash(exc.message, "error")
-        return redirect(url_for("criteria.criteria_edit", version=version))
-    flash(_("版 %(v)s を公表しました。%(date)s から施行されます（公表から14日後、§26）。", v=version,
+        return redirect(url_for("criteria.criteria_publish_confirm", version=version))
+    flash(_("版 %(v)s を公表しました。%(date)s から施行されます（公表から14日後、第26条）。", v=version,
             date=jst_filter(in_force)))
     return redirect(url_for("criteria.criteria_admin"))
 
