@@ -1,6 +1,7 @@
 """Decision service Flask app: the moderators' web view and the JSON API."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask, request, session
@@ -64,6 +65,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         return {"current_locale": str(get_locale() or "ja")}
 
     app.register_blueprint(web.bp)
+    from services.decision import web_casework
+
+    app.register_blueprint(web_casework.bp)
     smorest = Api(app)
     # The API authenticates every request itself (Basic/Bearer); a browser's session cookie there
     # must bring the CSRF token for writes (services/decision/auth.py).
@@ -75,10 +79,14 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     smorest.register_blueprint(audit_views.blp)
     install_common(app, "decision", runtime.health_checks())
 
+    # Media previews on the case page load from the SNS's media host(s), and only from there.
+    media_origins = " ".join(o for o in os.environ.get("MODQ_MEDIA_ORIGINS", "").split() if o.startswith("https://"))
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+                                    f"default-src 'self'; img-src 'self' data: {media_origins}; style-src 'self'; "
+                                    "script-src 'self'".replace("  ", " "))
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 

@@ -1,7 +1,6 @@
 """The moderators' web view (Japanese first; English with ?lang=en)."""
 from __future__ import annotations
 
-import datetime as dt
 
 import sqlalchemy as sa
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session as http_session,
@@ -13,16 +12,14 @@ from flask_wtf.csrf import CSRFError
 from shared import clock
 from shared.db import utcnow
 from shared.web import json_error, wants_json
-from services.decision import domain, duties, service
+from services.decision import case_view, casework, decision_form, domain, duties, labels, queue_view, service
 from services.decision import signin
 from services.decision.auth import (CAN_ADMIN, CAN_DECIDE, CAN_READ_QUEUE, CAN_SEE_CONTACTS, SessionUser,
                                     require_role, sign_in_form)
-from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import (AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Decision, PosterInquiry,
-                                      PosterReply, User)
+from services.decision.domain import DecisionRefused
+from services.decision.models import Case, CaseReport, Clause, CriteriaVersion
 
 bp = Blueprint("web", __name__)
-UNKNOWN_AUTHOR = "unknown"  # what intake's public form records when the post's author is not known
 
 
 def _db():
@@ -49,6 +46,11 @@ def action_label(action: str | None) -> str:
               "no_action": _("措置なし"), "poster_inquiry": _("発信者へ意見照会"),
               "refer_specialist": _("専門員の調査へ"), "delay_other": _("延長")}
     return labels.get(action or "", action or "")
+
+
+bp.add_app_template_global(labels.category_label, "category_label")
+bp.add_app_template_global(labels.requester_standing, "standing")
+bp.add_app_template_global(tuple(labels.CATEGORY_LABELS), "category_names")
 
 
 @bp.app_template_filter("route_label")
@@ -122,73 +124,69 @@ def logout():
 @require_role(CAN_READ_QUEUE)
 def queue_page():
     now = utcnow()
-    kind = request.args.get("kind") or None
-    kind = kind if kind in ("report", "deletion_request") else None
-    category = request.args.get("category") or None
-    near = request.args.get("near_deadline") == "1"
-    mine = request.args.get("mine") == "1"
-    view = request.args.get("view") if request.args.get("view") in service.QUEUE_VIEWS else None
+    args = request.args
+    kind = args.get("kind") if args.get("kind") in ("report", "deletion_request") else None
+    category, near, mine = args.get("category") or None, args.get("near_deadline") == "1", args.get("mine") == "1"
+    view = args.get("view") if args.get("view") in service.QUEUE_VIEWS else None
     with _db().sessions() as session:
         cases = service.queue(session, kind=kind, category=category, near_deadline=near, view=view,
-                              claimed_by=int(current_user.id) if mine else None, limit=100, now=now)
+                              claimed_by=int(current_user.id) if mine else None, limit=100, now=now,
+                              where=queue_view.queue_conditions(args, now, int(current_user.id)))
         counts = service.cached_queue_counts(session, now)
+        assigned = casework.assignments(session, [c.id for c in cases])
+        holders = queue_view.holders(session, cases, assigned)
+        saved = casework.saved_filters(session, int(current_user.id))
     return render_template("queue.html", cases=cases, counts=counts, now=now, kind=kind, category=category,
-                           near=near, mine=mine, view=view, categories=list(domain.SEVERITY),
+                           near=near, mine=mine, view=view, q=args.get("q", ""), waiting=args.get("waiting") == "1",
+                           categories=list(domain.SEVERITY), holders=holders, saved=saved, assigned=assigned,
+                           assigned_me=args.get("assigned") == "me",
+                           filter_query=casework.filter_query(args), qv=queue_view,
                            is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now),
                            is_ready=lambda c: service.is_ready_to_decide(c, now))
+
+
+def _next_case_id(now) -> str | None:
+    """The first case in queue order nobody else holds or was given (cases waiting on the
+    poster are not in the queue's default order, so ``n`` never hands them out); the cases given
+    to this moderator come first."""
+    me = int(current_user.id)
+    with _db().sessions() as session:
+        for where in ((casework.assigned_to(me),), ()):
+            cases = service.queue(session, limit=20, now=now, where=queue_view.queue_conditions({}, now) + where)
+            assigned = casework.assignments(session, [c.id for c in cases])
+            for case in cases:
+                free = case.claimed_by in (None, me) or (case.claim_expires_at and case.claim_expires_at < now)
+                if free and assigned.get(case.id, me) == me:
+                    return case.id
+    return None
 
 
 @bp.get("/queue/next")
 @require_role(CAN_DECIDE)
 def next_case():
-    with _db().sessions() as session:
-        now = utcnow()
-        for case in service.queue(session, limit=20, now=now):
-            if case.claimed_by in (None, int(current_user.id)) or (case.claim_expires_at and case.claim_expires_at < now):
-                return redirect(url_for("web.case_page", case_id=case.id))
+    case_id = _next_case_id(utcnow())
+    if case_id:
+        return redirect(url_for("web.case_page", case_id=case_id))
     flash(_("対応待ちの案件はありません。"))
     return redirect(url_for("web.queue_page"))
 
 
-@bp.get("/cases/<case_id>")
-@require_role(CAN_READ_QUEUE)
-def case_page(case_id):
+def _render_case(case_id, *, form=None, error=None, status=200):
     now = utcnow()
     with _db().sessions() as session:
         case = session.get(Case, case_id)
         if case is None:
             return render_template("error.html", message=_("案件が見つかりません。")), 404
-        reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case_id)
-                                  .order_by(CaseReport.received_at)).all()
-        decisions = session.scalars(sa.select(Decision).where(Decision.case_id == case_id)
-                                    .order_by(Decision.decided_at)).all()
-        history = session.scalars(sa.select(AuditEvent).where(AuditEvent.case_id == case_id)
-                                  .order_by(AuditEvent.seq)).all()
-        # The public form cannot always name the poster ("unknown"): such cases are not one person's.
-        earlier = [] if case.author_id == UNKNOWN_AUTHOR else session.scalars(
-            sa.select(Case).where(Case.author_id == case.author_id, Case.id != case.id)
-            .order_by(Case.created_at.desc()).limit(20)).all()
-        version, clauses = service.criteria_in_force(session, now)
-        deciders = _deciders(session, decisions)
-        inquiries = session.scalars(sa.select(PosterInquiry).where(PosterInquiry.case_id == case_id)
-                                    .order_by(PosterInquiry.sent_at)).all()
-        replies = session.scalars(sa.select(PosterReply).where(PosterReply.case_id == case_id)
-                                  .order_by(PosterReply.received_at)).all()
-    return render_template("case.html", case=case, reports=reports, decisions=decisions, history=history,
-                           earlier=earlier, clauses=clauses, criteria_version=version, now=now,
-                           deciders=deciders, inquiries=inquiries, replies=replies,
-                           ready=service.is_ready_to_decide(case, now),
+        context = case_view.case_context(session, case, int(current_user.id), now)
+    return render_template("case.html", **context, form=decision_form.kept_values(form), error=error,
                            show_contacts=current_user.role in CAN_SEE_CONTACTS,
-                           can_decide=current_user.role in CAN_DECIDE,
-                           exception_codes=domain.EXCEPTION_CODES,
-                           is_near=domain.is_near_deadline(case.next_deadline_at, now))
+                           can_decide=current_user.role in CAN_DECIDE, df=decision_form), status
 
 
-def _deciders(session, decisions) -> dict:
-    """Pseudonym and role of whoever recorded each decision (moderators' names stay private)."""
-    ids = {d.decided_by for d in decisions}
-    users = session.scalars(sa.select(User).where(User.id.in_(ids))).all() if ids else []
-    return {u.id: u.pseudonym for u in users}
+@bp.get("/cases/<case_id>")
+@require_role(CAN_READ_QUEUE)
+def case_page(case_id):
+    return _render_case(case_id)
 
 
 @bp.post("/cases/<case_id>/claim")
@@ -198,7 +196,7 @@ def claim(case_id):
         service.claim_case(_db(), case_id, current_user.user)
         flash(_("案件を担当しました（15分間）。"))
     except DecisionRefused as exc:
-        flash(exc.message, "error")
+        flash(labels.japanese_message(exc.message, exc.field), "error")
     return redirect(url_for("web.case_page", case_id=case_id))
 
 
@@ -206,43 +204,32 @@ def claim(case_id):
 @require_role(CAN_DECIDE)
 def release(case_id):
     service.release_case(_db(), case_id, current_user.user)
+    flash(_("担当を解除しました。"))
     return redirect(url_for("web.queue_page"))
-
-
-def _form_datetime(value: str | None):
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise DecisionRefused("日時の形式が正しくありません（invalid date-time）", "suspension_until") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=clock.legal_zone())
-    return parsed.astimezone(dt.timezone.utc)
 
 
 @bp.post("/cases/<case_id>/decide")
 @require_role(CAN_DECIDE)
 def decide(case_id):
-    form = request.form
+    """A refused decision gives the page back with every input as typed and the reason in
+    Japanese; a recorded one says which notices it sets off, then goes to the queue or, with
+    「記録して次へ」, to the next case."""
     try:
-        scope_items = [s.strip() for s in (form.get("scope_items") or "").replace("、", ",").split(",") if s.strip()]
-        if not form.get("measure"):
-            raise DecisionRefused(_("措置を選んでください。"), "measure")
-        data = DecisionInput(
-            action=form.get("measure", ""), reason=form.get("reason", ""), clause_id=form.get("clause_id") or None,
-            exception_code=form.get("exception_code") or None, facts=form.get("facts") or None,
-            requester_reason=form.get("requester_reason") or None,
-            scope={"items": scope_items, "visibility": form.get("visibility") or None},
-            suspension_until=_form_datetime(form.get("suspension_until")),
-            suspension_permanent=form.get("suspension_permanent") == "1",
-            expected_version=int(form["version"]) if (form.get("version") or "").isdigit() else None,
-            override_claim=form.get("override_claim") == "1")
-        service.record_decision(_db(), case_id, current_user.user, data)
+        decision = service.record_decision(_db(), case_id, current_user.user, decision_form.decision_input(request.form))
     except DecisionRefused as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("web.case_page", case_id=case_id))
-    flash(_("決定を記録しました。"))
+        status = exc.status if exc.status in (400, 403, 404, 409, 422) else 400
+        return _render_case(case_id, form=request.form, status=status,
+                            error={"message": labels.japanese_message(exc.message, exc.field), "field": exc.field})
+    with _db().sessions() as session:
+        case = session.get(Case, case_id)
+        reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case_id)).all()
+        notices = decision_form.notice_summary(decision, reports)
+        # the summary rides in the session cookie: a case with many requests is summed up
+        flash({"case_id": case_id, "action": decision.action, "post": ((case.post or {}).get("text") or "")[:60],
+               "notices": notices[:8], "more": max(0, len(notices) - 8)}, "decided")
+    next_id = _next_case_id(utcnow()) if request.form.get("then") == "next" else None
+    if next_id:
+        return redirect(url_for("web.case_page", case_id=next_id))
     return redirect(url_for("web.queue_page"))
 
 
