@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from shared.runtime import Runtime
 from shared.settings import secure_cookies
 from shared.web import install_common
-from services.decision.models import Outbox
+from services.decision.all_models import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LOCALES = ("ja", "en")
@@ -48,9 +48,16 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=8 * 3600,
         BABEL_DEFAULT_LOCALE="ja", BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
-    from services.decision import api, web
-    from services.decision.auth import login_manager
-    from services.decision.signin import SignInThrottle, VerifiedBasicCredentials
+    from services.decision.audit import views as audit_views
+    from services.decision.cases import views as case_views
+    from services.decision.casework import views as casework_views
+    from services.decision.criteria import views as criteria_views
+    from services.decision.decisions import views as decision_views
+    from services.decision.inquiries import views as inquiry_views
+    from services.decision.users import views as user_views
+    from services.decision.users.auth import login_manager
+    from services.decision.users.signin import SignInThrottle, VerifiedBasicCredentials
+    from services.decision import pages
 
     csrf = CSRFProtect(app)
     login_manager.init_app(app)
@@ -64,19 +71,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
         return {"current_locale": str(get_locale() or "ja")}
 
-    app.register_blueprint(web.bp)
-    from services.decision import web_casework
-
-    app.register_blueprint(web_casework.bp)
+    # Each concept's pages (one blueprint each) and its part of the JSON API.
+    for blueprint in (pages.bp, user_views.bp, case_views.bp, decision_views.bp, criteria_views.bp,
+                      casework_views.bp):
+        app.register_blueprint(blueprint)
     smorest = Api(app)
     # The API authenticates every request itself (Basic/Bearer); a browser's session cookie there
-    # must bring the CSRF token for writes (services/decision/auth.py).
-    csrf.exempt(api.blp)
-    smorest.register_blueprint(api.blp)
-    from services.decision.audit import views as audit_views
-
-    csrf.exempt(audit_views.blp)  # authenticated like the API, the same CSRF rule for cookies
-    smorest.register_blueprint(audit_views.blp)
+    # must bring the CSRF token for writes (services/decision/users/auth.py).
+    for api_blueprint in (case_views.blp, decision_views.blp, inquiry_views.blp, criteria_views.blp,
+                          audit_views.blp):
+        csrf.exempt(api_blueprint)
+        smorest.register_blueprint(api_blueprint)
     install_common(app, "decision", runtime.health_checks())
 
     # Media previews on the case page load from the SNS's media host(s), and only from there.

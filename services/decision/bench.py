@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from shared.db import Database, utcnow
 from shared.settings import ServiceSettings
 from shared.runtime import Runtime
-from services.decision import domain, service
+from services.decision.cases import domain, service
+from services.decision.users.service import issue_token, provision_dev_users
 from services.decision.models import Outbox
 
 CATEGORIES = ["insult", "defamation", "privacy", "threat", "discrimination", "sexual", "none"]
@@ -136,7 +137,7 @@ def measure(runtime: Runtime, repeat: int) -> dict:
     app = create_app(runtime)
     app.config["WTF_CSRF_ENABLED"] = False  # the bench signs in through the form once
     moderator = _moderator(runtime.db)
-    token = service.issue_token(runtime.db, moderator.id, "bench")
+    token = issue_token(runtime.db, moderator.id, "bench")
     client = app.test_client()
     page_client = app.test_client()
     page_client.post("/login", data={"email": "moderator@example.jp", "password": "moderator"})
@@ -146,7 +147,7 @@ def measure(runtime: Runtime, repeat: int) -> dict:
 
 
 def _moderator(db: Database):
-    from services.decision.models import User
+    from services.decision.users.models import User
 
     with db.sessions() as session:
         return session.scalar(sa.select(User).where(User.email == "moderator@example.jp"))
@@ -164,8 +165,8 @@ def run(argv: list[str]) -> int:
     url = args.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     try:
         runtime = make_bench_runtime(url)
-        service.provision_dev_users(runtime.db)
-        from services.decision.criteria_seed import seed_starter_criteria
+        provision_dev_users(runtime.db)
+        from services.decision.criteria.seed import seed_starter_criteria
 
         seed_starter_criteria(runtime.db, backdate=True)
         load_s = load_cases(url, args.cases)

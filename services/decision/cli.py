@@ -9,8 +9,8 @@ from services.decision.app import make_runtime
 
 def seed(argv: list[str]) -> int:
     """Provision the starter criteria and, with --dev-users, the development accounts."""
-    from services.decision.criteria_seed import seed_starter_criteria
-    from services.decision.service import provision_dev_users
+    from services.decision.criteria.seed import seed_starter_criteria
+    from services.decision.users.service import provision_dev_users
 
     parser = argparse.ArgumentParser(prog="python -m services.decision seed")
     parser.add_argument("--dev-users", action="store_true")
@@ -29,7 +29,7 @@ def seed(argv: list[str]) -> int:
 def verify(argv: list[str]) -> int:
     """Verify the audit log's hash chain; exit 1 with the first broken link if any."""
     from shared.clock import parse_instant
-    from services.decision.service import verify_chain
+    from services.decision.audit.chain import verify_chain
 
     parser = argparse.ArgumentParser(prog="python -m services.decision verify")
     parser.add_argument("--from", dest="start")
@@ -52,8 +52,8 @@ def verify(argv: list[str]) -> int:
 
 
 def create_user(argv: list[str]) -> int:
-    from services.decision.models import ROLES
-    from services.decision.service import create_user as _create
+    from services.decision.users.roles import ROLES
+    from services.decision.users.service import create_user as _create
 
     parser = argparse.ArgumentParser(prog="python -m services.decision create-user")
     parser.add_argument("email")
@@ -75,8 +75,8 @@ def issue_token(argv: list[str]) -> int:
     import sqlalchemy as sa
 
     from shared.db import utcnow
-    from services.decision.models import User
-    from services.decision.service import issue_token as _issue
+    from services.decision.users.models import User
+    from services.decision.users.service import issue_token as _issue
 
     parser = argparse.ArgumentParser(prog="python -m services.decision issue-token")
     parser.add_argument("email")
@@ -95,7 +95,7 @@ def issue_token(argv: list[str]) -> int:
 
 def retention(argv: list[str]) -> int:
     """Remove personal data past its retention period now (the worker does it hourly)."""
-    from services.decision.retention import apply_retention
+    from services.decision.cases.retention import apply_retention
 
     argparse.ArgumentParser(prog="python -m services.decision retention").parse_args(argv)
     print(json.dumps(apply_retention(make_runtime().db)))
@@ -144,9 +144,9 @@ def specialists(argv: list[str]) -> int:
     """The 侵害情報調査専門員 roster (§24): list, appoint EMAIL, end EMAIL (--by names who acts)."""
     import sqlalchemy as sa
 
-    from services.decision import duties
-    from services.decision.domain import DecisionRefused
-    from services.decision.models import User
+    from services.decision.errors import DecisionRefused
+    from services.decision.users import specialists
+    from services.decision.users.models import User
 
     parser = argparse.ArgumentParser(prog="python -m services.decision specialists")
     parser.add_argument("action", choices=("list", "appoint", "end"))
@@ -155,13 +155,13 @@ def specialists(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     with make_runtime().db.unit_of_work() as uow:
         if args.action == "list":
-            print(json.dumps([u.email for u in duties.roster(uow.session)], ensure_ascii=False))
+            print(json.dumps([u.email for u in specialists.roster(uow.session)], ensure_ascii=False))
             return 0
         user = uow.session.scalar(sa.select(User).where(User.email == (args.email or "").lower()))
         if user is None:
             parser.error("unknown user")
         try:
-            (duties.appoint_specialist if args.action == "appoint" else duties.end_appointment)(uow.session, user, args.by)
+            (specialists.appoint_specialist if args.action == "appoint" else specialists.end_appointment)(uow.session, user, args.by)
         except DecisionRefused as exc:
             parser.error(exc.message)
         uow.commit()
@@ -172,8 +172,8 @@ def specialists(argv: list[str]) -> int:
 def legal_hold(argv: list[str]) -> int:
     """Legal holds on a case (§15, §16; kept past the retention periods): list CASE,
     place CASE --basis B [--reference R], lift HOLD --reason R; --by names who acts."""
-    from services.decision.domain import DecisionRefused
-    from services.decision.retention import HOLD_BASES, active_holds, lift_hold, place_hold
+    from services.decision.errors import DecisionRefused
+    from services.decision.cases.retention import HOLD_BASES, active_holds, lift_hold, place_hold
 
     parser = argparse.ArgumentParser(prog="python -m services.decision legal-hold")
     parser.add_argument("action", choices=("list", "place", "lift"))

@@ -34,6 +34,7 @@ AUDIT_LABELS = {
     "decision.refer_specialist": _l("専門員の調査へ"),
     "decision.delay_other": _l("延長（その他の理由）"),
     "decision.reversal": _l("措置の取消し"),
+    "decision.bulk": _l("まとめて対応の一件として決定"),
     "inquiry.delivered": _l("意見照会が発信者に到達"),
     "poster.reply": _l("発信者が回答"),
     "poster.late_objection": _l("発信者が期限後に異議"),

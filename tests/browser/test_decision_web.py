@@ -23,8 +23,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from shared.clock import s25_deadline  # noqa: E402
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event  # noqa: E402
 from shared.settings import REPO_ROOT  # noqa: E402
-from services.decision import service  # noqa: E402
-from services.decision.criteria_seed import seed_starter_criteria  # noqa: E402
+from services.decision import handlers  # noqa: E402
+from services.decision.users import service as user_service  # noqa: E402
+from services.decision.criteria.seed import seed_starter_criteria  # noqa: E402
 from tests.conftest import make_runtime  # noqa: E402
 
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
@@ -64,14 +65,14 @@ def scored(event, category: str, score: float):
 
 
 def feed(runtime, *events):
-    service.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
+    handlers.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
     runtime = make_runtime("decision", f"sqlite:///{tmp_path_factory.mktemp('browser') / 'decision.db'}")
     seed_starter_criteria(runtime.db, backdate=True)
-    service.provision_dev_users(runtime.db)
+    user_service.provision_dev_users(runtime.db)
     for n, (case_id, (text, category, score)) in enumerate(POSTS.items()):
         kind = "deletion_request" if n % 2 == 0 else "report"
         first = report(case_id, text, kind=kind, hours_ago=2 + n * 20)
@@ -180,7 +181,7 @@ def test_form_without_csrf_token_is_refused(page, server, runtime):
     page.click("#decide-button")
     expect(page.locator("main")).to_contain_text("確認用トークン")
     with runtime.db.sessions() as s:
-        from services.decision.models import Case
+        from services.decision.cases.models import Case
 
         assert s.get(Case, "case-csrf").status == "open"
 

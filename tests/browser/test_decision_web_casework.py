@@ -22,10 +22,14 @@ from playwright.sync_api import expect  # noqa: E402
 
 from shared.clock import s25_deadline  # noqa: E402
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event  # noqa: E402
-from services.decision import service  # noqa: E402
-from services.decision.criteria_seed import seed_starter_criteria  # noqa: E402
-from services.decision.domain import DecisionInput  # noqa: E402
-from services.decision.models import AuditEvent, Case, User  # noqa: E402
+from services.decision.audit.models import AuditEvent  # noqa: E402
+from services.decision.cases import service as case_service  # noqa: E402
+from services.decision.cases.models import Case  # noqa: E402
+from services.decision.criteria.seed import seed_starter_criteria  # noqa: E402
+from services.decision.decisions import service as decision_service  # noqa: E402
+from services.decision.decisions.domain import DecisionInput  # noqa: E402
+from services.decision.users import service as user_service  # noqa: E402
+from services.decision.users.models import User  # noqa: E402
 from tests.conftest import make_runtime  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -83,15 +87,15 @@ def user(runtime, role):
 
 def decide_now(runtime, case_id, data: DecisionInput, role="supervisor"):
     who = user(runtime, role)
-    service.claim_case(runtime.db, case_id, who)
-    return service.record_decision(runtime.db, case_id, who, data)
+    case_service.claim_case(runtime.db, case_id, who)
+    return decision_service.record_decision(runtime.db, case_id, who, data)
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
     runtime = make_runtime("decision", f"sqlite:///{tmp_path_factory.mktemp('casework') / 'decision.db'}")
     seed_starter_criteria(runtime.db, backdate=True)
-    service.provision_dev_users(runtime.db)
+    user_service.provision_dev_users(runtime.db)
     add(runtime, "c-threat", "明日駅前で刺してやる、覚悟しておけ", "threat", 0.93, kind="report", author="u-bravo",
         reason_category="violence")
     add(runtime, "c-insult", "お前は本当に無能だな", "insult", 0.95, kind="report", author="u-charlie")
@@ -357,3 +361,54 @@ def test_a_supervisor_assigns_a_case_and_n_hands_it_only_to_the_assignee(page, s
     response = page.request.post(f"{server}/cases/c-threat/assign", headers={"Accept": "text/html"}, form={
         "csrf_token": page.locator("input[name=csrf_token]").first.get_attribute("value"), "assignee": "999"})
     assert response.status == 200 and "割り当てられる担当者ではありません" in response.text()
+
+
+def test_a_new_urgent_case_is_announced_on_an_open_queue_page(page, server, runtime):
+    sign_in(page, server)
+    page.goto(f"{server}/queue?poll=2")
+    page.locator("html[data-urgent-push=on]").wait_for(state="attached")
+    expect(page.locator("#urgent-push")).to_be_hidden()
+    add(runtime, "c-new-threat", "<b>今夜</b>お前の家に火をつける", "threat", 0.96, kind="report", author="u-delta")
+    add(runtime, "c-new-mild", "ちょっと言い過ぎでは", "insult", 0.4, kind="report", author="u-echo")
+    push = page.locator("#urgent-push")
+    expect(push).to_be_visible(timeout=10_000)
+    expect(push).to_contain_text("<b>今夜</b>お前の家に火をつける")  # shown as text
+    expect(push).not_to_contain_text("ちょっと言い過ぎでは")
+    expect(page.locator("#urgent-count")).to_have_text("1")
+    assert page.locator("#urgent-list b").count() == 0
+    response = page.request.get(f"{server}/queue/urgent?since=yesterday")
+    assert response.status == 400
+
+
+def test_bulk_action_on_a_spam_wave_previews_then_decides_each_case_on_its_own(page, server, runtime):
+    spam = "今だけ無料！ここをクリック http://spam.example/"
+    for n in range(3):
+        add(runtime, f"c-spam-{n}", f"{spam} #{n}", "insult", 0.3, kind="report", author=f"u-spam-{n}",
+            hours_ago=1 + n)
+    add(runtime, "c-spam-old", f"{spam} 昔の", "insult", 0.3, kind="report", author="u-spam-x", hours_ago=60)
+    sign_in(page, server)
+    page.goto(f"{server}/cases/c-spam-0")
+    page.click("#bulk-links >> text=スパムの波")
+    rows = page.locator("#bulk-cases tbody tr[data-case-id]")
+    expect(rows).to_have_count(3)  # the one from 60 hours ago is not part of this wave
+    page.uncheck("tr[data-case-id=c-spam-2] input[name=case_ids]")
+    page.check("#bulk-form input[name=measure][value=remove]")
+    page.fill("#bulk-form textarea[name=reason]", "スパムの一斉投稿")
+    page.click("#bulk-submit")  # no clause: refused for the whole form, input kept
+    expect(page.locator("#form-error")).to_contain_text("条項か例外コード")
+    expect(page.locator("#bulk-form textarea[name=reason]")).to_have_value("スパムの一斉投稿")
+    expect(page.locator("tr[data-case-id=c-spam-2] input[name=case_ids]")).not_to_be_checked()
+    page.select_option("#bulk-form #clause_id", "X-1")
+    page.fill("#bulk-form textarea[name=facts]", "同じ宣伝を繰り返し投稿したため")
+    page.click("#bulk-submit")
+    expect(page.locator("#bulk-results")).to_contain_text("2 件を記録")
+    with runtime.db.sessions() as s:
+        statuses = {c.id: c.status for c in s.scalars(sa.select(Case).where(Case.id.like("c-spam-%")))}
+        assert statuses == {"c-spam-0": "decided", "c-spam-1": "decided", "c-spam-2": "open", "c-spam-old": "open"}
+        from services.decision.decisions.models import Decision
+        decisions = s.scalars(sa.select(Decision).where(Decision.case_id.in_(["c-spam-0", "c-spam-1"]))).all()
+        assert len({d.id for d in decisions}) == 2 and all(d.clause_id == "X-1" for d in decisions)
+        bulk_entries = s.scalars(sa.select(AuditEvent).where(AuditEvent.event_type == "decision.bulk")).all()
+        assert sorted(e.case_id for e in bulk_entries) == ["c-spam-0", "c-spam-1"]
+    page.goto(f"{server}/cases/c-spam-1")
+    expect(page.locator("#audit-history")).to_contain_text("まとめて対応の一件として決定")

@@ -30,8 +30,8 @@ def _test_environment(monkeypatch, tiny_model):
 def build_app(service: str, db_url: str):
     runtime = make_runtime(service, db_url)
     if service == "decision":
-        from services.decision.criteria_seed import seed_starter_criteria
-        from services.decision.service import provision_dev_users
+        from services.decision.criteria.seed import seed_starter_criteria
+        from services.decision.users.service import provision_dev_users
 
         provision_dev_users(runtime.db)
         seed_starter_criteria(runtime.db, backdate=True)

@@ -49,12 +49,15 @@ WRONG_ROLE = {
     ("POST", "/admin/criteria/<version>/publish"): "supervisor",
     ("GET", "/queue"): None,
     ("GET", "/queue/next"): "auditor",
+    ("GET", "/queue/urgent"): None,                  # every staff role may read the queue
     ("GET", "/cases/<case_id>"): None,
     ("POST", "/cases/<case_id>/claim"): "auditor",
     ("POST", "/cases/<case_id>/release"): "auditor",
     ("POST", "/cases/<case_id>/decide"): "auditor",
     ("POST", "/logout"): None,                       # any signed-in user may sign out
     ("POST", "/cases/<case_id>/notes"): "auditor",
+    ("GET", "/cases/<case_id>/bulk"): "auditor",
+    ("POST", "/cases/<case_id>/bulk"): "auditor",
     ("POST", "/cases/<case_id>/assign"): "moderator",  # supervisors and admins assign   # auditors read notes, never write them
     ("GET", "/reason-templates"): "moderator",       # supervisors and admins edit the templates
     ("POST", "/reason-templates/<key>"): "moderator",
@@ -163,7 +166,7 @@ def sign_in(client, role: str) -> None:
 @pytest.fixture
 def unthrottled(apps):
     """The matrix above throttles the address it signs in from; each role test starts afresh."""
-    from services.decision.signin import SignInThrottle
+    from services.decision.users.signin import SignInThrottle
 
     apps["decision"].extensions["signin_throttle"] = SignInThrottle()
 

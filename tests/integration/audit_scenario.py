@@ -11,10 +11,12 @@ import sqlalchemy as sa
 
 from shared.clock import s25_deadline
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event
-from services.decision import service
+from services.decision.cases import service as case_service
+from services.decision.decisions import service as decision_service
+from services.decision import handlers
 from services.decision.audit import service as audit_service
-from services.decision.domain import DecisionInput
-from services.decision.models import User
+from services.decision.decisions.domain import DecisionInput
+from services.decision.users.models import User
 
 UTC = dt.timezone.utc
 START = dt.datetime(2025, 5, 1, 1, 0, tzinfo=UTC)      # 2025-05-01 10:00 JST, inside the 2025 §28 year
@@ -123,7 +125,7 @@ def users(runtime) -> dict[str, User]:
 
 
 def feed(runtime, events) -> None:
-    service.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
+    handlers.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
 
 
 def run(runtime, cases: list[PlannedCase]) -> None:
@@ -134,8 +136,8 @@ def run(runtime, cases: list[PlannedCase]) -> None:
         if case.scored:
             feed(runtime, [scored_event(case)])
         if case.step:
-            service.claim_case(runtime.db, case.case_id, staff["moderator"], now=case.step_at)
-            service.record_decision(runtime.db, case.case_id, staff["moderator"],
+            case_service.claim_case(runtime.db, case.case_id, staff["moderator"], now=case.step_at)
+            decision_service.record_decision(runtime.db, case.case_id, staff["moderator"],
                                     DecisionInput(action=case.step, reason="発信者の意見を聴くため",
                                                   requester_reason="確認に時間を要しているため"), now=case.step_at)
         if case.measure:
@@ -150,8 +152,8 @@ def decide(runtime, case: PlannedCase, staff: dict[str, User]) -> None:
                          clause_id=case.clause, facts="投稿の内容を確認", suspension_until=until,
                          requester_reason=None if case.clause else "削除基準に該当しないと判断したため",
                          suspension_permanent=case.permanent)
-    service.claim_case(runtime.db, case.case_id, staff[case.decided_by], now=case.decided_at)
-    case.decision_id = service.record_decision(runtime.db, case.case_id, staff[case.decided_by], data,
+    case_service.claim_case(runtime.db, case.case_id, staff[case.decided_by], now=case.decided_at)
+    case.decision_id = decision_service.record_decision(runtime.db, case.case_id, staff[case.decided_by], data,
                                                now=case.decided_at).id
 
 

@@ -10,14 +10,19 @@ import pytest
 import sqlalchemy as sa
 
 from shared.events import APPEAL_SUBMITTED, make_event, parse_event
-from services.decision import service
+from services.decision.audit import chain
+from services.decision.decisions import service as decision_service
+from services.decision.users import service as user_service
 from services.decision.app import create_app
 from services.decision.audit import records
 from services.decision.audit import service as audit_service
 from services.decision.audit.models import Appeal
-from services.decision.criteria_seed import seed_starter_criteria
-from services.decision.domain import DecisionInput
-from services.decision.models import AuditEvent, Case, Decision, Outbox
+from services.decision.criteria.seed import seed_starter_criteria
+from services.decision.decisions.domain import DecisionInput
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.models import Case
+from services.decision.decisions.models import Decision
+from services.decision.models import Outbox
 from tests.conftest import make_runtime
 from tests.integration import audit_scenario as scenario
 
@@ -29,10 +34,10 @@ PERIOD = "from=2025-04-01&to=2026-03-31"
 def runtime(db_url):
     runtime = make_runtime("decision", db_url)
     seed_starter_criteria(runtime.db, backdate=True)
-    service.provision_dev_users(runtime.db)
+    user_service.provision_dev_users(runtime.db)
     if "sns" not in scenario.users(runtime):  # the SNS's service account
         with runtime.db.unit_of_work() as uow:
-            service.create_user(uow.session, "sns@example.jp", "sns", "sns")
+            user_service.create_user(uow.session, "sns@example.jp", "sns", "sns")
             uow.commit()
     return runtime
 
@@ -58,13 +63,13 @@ def basic(role: str) -> dict:
 # --- who may do what ----------------------------------------------------------------------
 
 BODIES = {
-    "api.Decisions": {"measure": "no_action", "reason": "該当しない"},
-    "api.PosterReplies": {"decision_id": "d", "poster_id": "p", "objection": True,
+    "decisions_api.Decisions": {"measure": "no_action", "reason": "該当しない"},
+    "inquiries_api.PosterReplies": {"decision_id": "d", "poster_id": "p", "objection": True,
                           "received_at": "2025-06-01T00:00:00+09:00", "delivered_at": "2025-06-01T00:00:00+09:00"},
     "audit.Appeals": {"decision_id": "d", "appellant_id": "p", "reason": "異議"},
     "audit.AppealReview": {"outcome": "reversed", "reason": "取消し"},
 }
-SIGN_IN = {"web.login", "web.logout"}
+SIGN_IN = {"users.login", "users.logout"}
 
 
 def post_rules(app):
@@ -324,7 +329,7 @@ def test_appeals_arrive_on_kafka_once_and_refusals_are_logged(runtime):
         refused = s.scalars(sa.select(AuditEvent).where(AuditEvent.event_type == "appeal.refused")).all()
         assert [(a.channel, a.status) for a in appeals] == [("kafka", "open")]
         assert len(refused) == 1
-        assert service.verify_chain(s)["intact"]
+        assert chain.verify_chain(s)["intact"]
 
 
 def test_only_measures_can_be_appealed(runtime):
@@ -332,7 +337,7 @@ def test_only_measures_can_be_appealed(runtime):
     case.measure, case.clause, case.decided_at = "no_action", None, dt.datetime.now(UTC)
     case.step = case.appeal = None
     scenario.run(runtime, [case])
-    from services.decision.domain import DecisionRefused
+    from services.decision.errors import DecisionRefused
 
     with pytest.raises(DecisionRefused, match="措置"):
         audit_service.submit_appeal(runtime.db, decision_id=case.decision_id, appellant_id=case.author_id, reason="x")
@@ -340,10 +345,10 @@ def test_only_measures_can_be_appealed(runtime):
 
 def test_decision_input_still_refuses_reversal_as_a_plain_action(runtime):
     """Reversals go through appeals only; the moderators' decision form cannot make one."""
-    from services.decision.domain import DecisionRefused
+    from services.decision.errors import DecisionRefused
 
     case = scenario.plan(n=1)[0]
     scenario.feed(runtime, [scenario.received_event(case, case.reports[0])])
     with pytest.raises(DecisionRefused):
-        service.record_decision(runtime.db, case.case_id, scenario.users(runtime)["moderator"],
+        decision_service.record_decision(runtime.db, case.case_id, scenario.users(runtime)["moderator"],
                                 DecisionInput(action="reversal", reason="x"))

@@ -12,9 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from shared.events import AUDIT_HEAD, parse_event
-from services.decision import auditlog, domain, service
+from shared.db import utcnow
+from services.decision.audit import chain, domain
+from services.decision.users import service as user_service
 from services.decision.app import create_app
-from services.decision.models import AuditEvent, Outbox
+from services.decision.audit.models import AuditEvent
+from services.decision.models import Outbox
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def bare(db_url):
 
     runtime = make_runtime("decision", db_url)
     with runtime.db.unit_of_work() as uow:
-        service.create_user(uow.session, "auditor@example.jp", "auditor", "auditor")
+        user_service.create_user(uow.session, "auditor@example.jp", "auditor", "auditor")
         uow.commit()
     return runtime
 
@@ -35,7 +38,7 @@ def log(bare):
     """Five entries written by the service."""
     with bare.db.unit_of_work() as uow:
         for n in range(5):
-            service.append_audit(uow.session, case_id="case-1", event_type="test.entry", actor="mod-x",
+            chain.append_audit(uow.session, case_id="case-1", event_type="test.entry", actor="mod-x",
                                  payload={"n": n})
         uow.commit()
     return bare
@@ -43,12 +46,12 @@ def log(bare):
 
 def verify(runtime, **kwargs) -> dict:
     with runtime.db.sessions() as s:
-        return service.verify_chain(s, **kwargs)
+        return chain.verify_chain(s, **kwargs)
 
 
 def head(runtime) -> tuple[int, str]:
     with runtime.db.sessions() as s:
-        h = auditlog.current_head(s)
+        h = chain.current_head(s)
     return h["seq"], h["hash"]
 
 
@@ -106,14 +109,14 @@ def test_entries_written_before_keying_still_verify(bare):
     with bare.db.unit_of_work() as uow:  # as the migration leaves an older log
         prev = domain.GENESIS
         for seq in (1, 2):
-            entry = AuditEvent(seq=seq, case_id=None, event_type="old", actor="a", at=service.utcnow(),
+            entry = AuditEvent(seq=seq, case_id=None, event_type="old", actor="a", at=utcnow(),
                                payload="{}", prev_hash=prev, scheme="sha256")
             entry.hash = domain.chain_hash(prev, seq=seq, case_id=None, event_type="old", actor="a", at=entry.at,
                                            payload="{}", key=None)
             uow.session.add(entry)
             prev = entry.hash
         uow.session.flush()
-        service.append_audit(uow.session, case_id=None, event_type="new", actor="a", payload={})
+        chain.append_audit(uow.session, case_id=None, event_type="new", actor="a", payload={})
         uow.commit()
     assert verify(bare)["intact"]
 
@@ -129,8 +132,8 @@ def test_the_key_is_not_in_the_database(log):
 
 
 def test_the_head_is_published_once_per_head_on_its_topic(log):
-    assert auditlog.publish_head(log.db)["seq"] == 5
-    auditlog.publish_head(log.db)
+    assert chain.publish_head(log.db)["seq"] == 5
+    chain.publish_head(log.db)
     with log.db.sessions() as s:
         rows = s.scalars(sa.select(Outbox).where(Outbox.event_type == AUDIT_HEAD.name)).all()
     assert len(rows) == 1 and rows[0].topic == AUDIT_HEAD.topic

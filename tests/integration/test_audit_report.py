@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared import clock
-from services.decision import service
+
 from services.decision.audit import periods, render, transparency
 from tests.integration import audit_scenario as scenario
 

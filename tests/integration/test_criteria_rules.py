@@ -10,11 +10,15 @@ import sqlalchemy as sa
 
 from shared import clock
 from shared.events import REPORT_RECEIVED, make_event, parse_event
-from services.decision import service
+from services.decision.criteria import service as criteria_service
+from services.decision import handlers
+from services.decision.users import service as user_service
 from services.decision.app import create_app
-from services.decision.criteria_seed import STARTER_CLAUSES, seed_starter_criteria
-from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import Clause, CriteriaVersion, User
+from services.decision.criteria.seed import STARTER_CLAUSES, seed_starter_criteria
+from services.decision.decisions.domain import DecisionInput
+from services.decision.errors import DecisionRefused
+from services.decision.criteria.models import Clause, CriteriaVersion
+from services.decision.users.models import User
 from tests.conftest import make_runtime
 
 UTC = dt.timezone.utc
@@ -24,7 +28,7 @@ JST = ZoneInfo("Asia/Tokyo")
 @pytest.fixture
 def fresh_install(db_url):
     runtime = make_runtime("decision", db_url)
-    service.provision_dev_users(runtime.db)
+    user_service.provision_dev_users(runtime.db)
     return runtime
 
 
@@ -41,8 +45,8 @@ def test_a_new_installation_publishes_its_criteria_now_and_applies_them_14_days_
     with fresh_install.db.sessions() as s:
         version = s.get(CriteriaVersion, "2025.1")
         assert version.published_at == now and version.backdated is False
-        assert service.criteria_in_force(s, now)[0] is None
-        assert service.criteria_in_force(s, clock.criteria_in_force_from(now))[0].version == "2025.1"
+        assert criteria_service.criteria_in_force(s, now)[0] is None
+        assert criteria_service.criteria_in_force(s, clock.criteria_in_force_from(now))[0].version == "2025.1"
     app = create_app(fresh_install)
     app.config.update(TESTING=True)
     page = app.test_client().get("/criteria?version=2025.1").get_data(as_text=True)
@@ -76,10 +80,10 @@ def test_a_clause_is_refused_until_its_14_calendar_days_have_passed(fresh_instal
     seed_starter_criteria(fresh_install.db, now=published.astimezone(UTC))
     with fresh_install.db.sessions() as s:
         with pytest.raises(DecisionRefused):
-            service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 15, 10, 0, tzinfo=JST))
+            criteria_service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 15, 10, 0, tzinfo=JST))
         with pytest.raises(DecisionRefused):
-            service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 15, 23, 59, 59, tzinfo=JST))
-        assert service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 16, 0, 0, tzinfo=JST)).clause_id == "D-1"
+            criteria_service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 15, 23, 59, 59, tzinfo=JST))
+        assert criteria_service.clause_in_force(s, "D-1", dt.datetime(2025, 6, 16, 0, 0, tzinfo=JST)).clause_id == "D-1"
 
 
 # --- a clause's measures and routes bind -----------------------------------------------------
@@ -97,11 +101,11 @@ def own_detection(case_id):
 def hide_only_clause(decision):
     """A clause in force that allows hiding only, and only on requests."""
     with decision.db.unit_of_work() as uow:
-        service.draft_criteria_version(uow.session, "2026.1", "admin")
-        service.save_clause(uow.session, "2026.1", "V-1", {
+        criteria_service.draft_criteria_version(uow.session, "2026.1", "admin")
+        criteria_service.save_clause(uow.session, "2026.1", "V-1", {
             "title": "非表示のみ", "text": "申出に基づき非表示にします。", "routes": ["request"], "measures": ["hide"]},
             "admin")
-        service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=20))
+        criteria_service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=20))
         uow.commit()
     return "V-1"
 
@@ -111,7 +115,7 @@ def test_a_clause_grounds_only_its_measures_and_routes(decision, hide_only_claus
     from services.decision.app import create_app
     from tests.integration.test_decision_http import basic, claim
 
-    service.handle_events(decision.db, [parse_event(own_detection("c-own").to_json())])
+    handlers.handle_events(decision.db, [parse_event(own_detection("c-own").to_json())])
     claim(decision, "moderator", "c-own")
     app = create_app(decision)
     app.config.update(TESTING=True)
@@ -137,7 +141,7 @@ def test_a_clause_applies_on_its_own_route_and_measure(decision, hide_only_claus
 # --- the starter catalogue ----------------------------------------------------------------------
 
 def test_the_starter_criteria_cover_every_right_the_form_offers():
-    from services.decision.criteria_seed import RIGHT_CATEGORIES
+    from services.decision.criteria.seed import RIGHT_CATEGORIES
     from services.intake.forms import RIGHTS
 
     categories = {c["category"] for c in STARTER_CLAUSES}

@@ -9,10 +9,18 @@ import pytest
 import sqlalchemy as sa
 
 from shared.events import INQUIRY_DELIVERED, POSTER_REPLY, REPORT_RECEIVED, make_event, parse_event
-from services.decision import service
+from services.decision.cases import service as case_service
+from services.decision.criteria import service as criteria_service
+from services.decision.decisions import service as decision_service
+from services.decision import handlers
 from services.decision.app import create_app
-from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import AuditEvent, Case, Decision, PosterInquiry, User
+from services.decision.decisions.domain import DecisionInput
+from services.decision.errors import DecisionRefused
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.models import Case
+from services.decision.decisions.models import Decision
+from services.decision.inquiries.models import PosterInquiry
+from services.decision.users.models import User
 
 UTC = dt.timezone.utc
 MEDIA = [{"id": "m-1", "url": "https://sns.example.jp/media/1.jpg"},
@@ -48,7 +56,7 @@ def open_case(runtime, case_id="case-1", request_type="ordinary", media=None, au
                  "text": "店長は横領している", "posted_at": now.isoformat(), "media": media or []},
         "reporter": {"id": "req-1", "is_rights_holder": True, "contact": "mail:r@example.jp"},
         "reason": "虚偽の事実です", "right_infringed": "名誉権"})
-    service.handle_events(runtime.db, [parse_event(event.to_json())])
+    handlers.handle_events(runtime.db, [parse_event(event.to_json())])
 
 
 def user(runtime, role) -> User:
@@ -58,23 +66,23 @@ def user(runtime, role) -> User:
 
 def claim(runtime, role: str, case_id="case-1") -> None:
     """Deciding needs the decider's claim (the claim itself is tested through the API below)."""
-    service.claim_case(runtime.db, case_id, user(runtime, role))
+    case_service.claim_case(runtime.db, case_id, user(runtime, role))
 
 
 def decide(runtime, case_id: str, who: User, data: DecisionInput):
     """Decide as the queue does: claim the case first; a refused decision gives the claim back,
     so the next person can claim it."""
-    service.claim_case(runtime.db, case_id, who)
+    case_service.claim_case(runtime.db, case_id, who)
     try:
-        return service.record_decision(runtime.db, case_id, who, data)
+        return decision_service.record_decision(runtime.db, case_id, who, data)
     except DecisionRefused:
-        service.release_case(runtime.db, case_id, who)
+        case_service.release_case(runtime.db, case_id, who)
         raise
 
 
 def ask_poster(runtime, case_id="case-1") -> str:
     claim(runtime, "moderator", case_id)
-    decision = service.record_decision(runtime.db, case_id, user(runtime, "moderator"),
+    decision = decision_service.record_decision(runtime.db, case_id, user(runtime, "moderator"),
                                        DecisionInput(action="poster_inquiry", reason="発信者の意見を聴く"))
     return decision.id
 
@@ -89,7 +97,7 @@ def delivered(runtime, decision_id, at: dt.datetime, case_id="case-1"):
         "notice_id": inquiry.notice_id, "case_id": case_id, "decision_id": decision_id, "poster_id": "u-poster",
         "request_type": inquiry.request_type, "reply_days": 7, "delivered_at": at.isoformat(),
         "reply_deadline_at": end.isoformat(), "measure_allowed_from": (end + dt.timedelta(microseconds=1)).isoformat()})
-    service.handle_events(runtime.db, [parse_event(event.to_json())])
+    handlers.handle_events(runtime.db, [parse_event(event.to_json())])
 
 
 def reply_body(decision_id, *, objection, received_at, delivered_at, **over):
@@ -167,7 +175,7 @@ def test_reply_from_the_kafka_topic_is_recorded_once(decision):
         "received_at": now.isoformat(), "delivered_at": (now - dt.timedelta(hours=1)).isoformat()})
     stray = make_event(POSTER_REPLY, source="/sns", subject="case-1", data={**event.data, "decision_id": "nope"})
     for _ in range(2):
-        service.handle_events(decision.db, [parse_event(e.to_json()) for e in (event, stray)])
+        handlers.handle_events(decision.db, [parse_event(e.to_json()) for e in (event, stray)])
     with decision.db.sessions() as s:
         assert s.get(PosterInquiry, decision_id).outcome == "objected"
     assert audit_types(decision).count("poster.reply") == 1
@@ -199,7 +207,7 @@ def test_referred_case_sits_in_the_specialist_queue_and_records_who_reviewed(dec
     open_case(decision)
     open_case(decision, case_id="case-2")
     claim(decision, "moderator")
-    service.record_decision(decision.db, "case-1", user(decision, "moderator"),
+    decision_service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                             DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     assert queue_ids(app, "specialist") == ["case-1"]
     assert "専門員の調査中" in signed_in(app, "moderator").get("/queue?view=specialist").get_data(as_text=True)
@@ -329,11 +337,11 @@ def test_admin_drafts_edits_and_publishes_a_version_that_takes_effect_in_14_days
 
 def test_published_version_becomes_the_one_in_force_after_14_days(decision):
     with decision.db.unit_of_work() as uow:
-        service.draft_criteria_version(uow.session, "2026.1", "admin")
-        service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=15))
+        criteria_service.draft_criteria_version(uow.session, "2026.1", "admin")
+        criteria_service.publish_criteria(uow.session, "2026.1", "admin", now=dt.datetime.now(UTC) - dt.timedelta(days=15))
         uow.commit()
     with decision.db.sessions() as s:
-        versions = service.criteria_versions(s, dt.datetime.now(UTC))
+        versions = criteria_service.criteria_versions(s, dt.datetime.now(UTC))
         assert versions["in_force"].version == "2026.1"
         assert [v.version for v in versions["past"]] == ["2025.1"]
 
@@ -370,7 +378,7 @@ def test_every_template_string_has_an_english_translation():
 def test_counts_come_from_one_query(decision):
     open_case(decision)
     with decision.db.sessions() as s:
-        counts = service.queue_counts(s)
+        counts = case_service.queue_counts(s)
     assert counts == {"open": 1, "requests": 1, "near_deadline": 0, "blocked_notices": 0, "specialist": 0,
                       "ready": 0}
 

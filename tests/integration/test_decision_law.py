@@ -5,9 +5,10 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from services.decision import service
-from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import User
+from services.decision.criteria import service as criteria_service
+from services.decision.decisions.domain import DecisionInput
+from services.decision.errors import DecisionRefused
+from services.decision.users.models import User
 from tests.integration.test_decision_http import decide, open_case
 
 UTC = dt.timezone.utc
@@ -53,24 +54,24 @@ def test_no_action_on_a_request_needs_a_reason_written_for_the_requester(decisio
 # --- §24: the specialist roster -------------------------------------------------------------------
 
 def test_a_referral_needs_an_appointed_specialist_and_only_one_on_the_roster_decides(decision):
-    from services.decision import duties
+    from services.decision.users import specialists
 
     open_case(decision)
     specialist = staff(decision, "specialist")
     with decision.db.unit_of_work() as uow:
-        duties.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
+        specialists.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
     with pytest.raises(DecisionRefused) as refused:
         decide(decision, "case-1", staff(decision, "moderator"),
                DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     assert refused.value.status == 409
     with decision.db.unit_of_work() as uow:
-        duties.appoint_specialist(uow.session, uow.session.get(User, specialist.id), by="admin")
+        specialists.appoint_specialist(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
     decide(decision, "case-1", staff(decision, "moderator"),
            DecisionInput(action="refer_specialist", reason="専門的判断が必要"))
     with decision.db.unit_of_work() as uow:
-        duties.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
+        specialists.end_appointment(uow.session, uow.session.get(User, specialist.id), by="admin")
         uow.commit()
     with pytest.raises(DecisionRefused):  # a specialist role alone is not an appointment
         decide(decision, "case-1", staff(decision, "specialist"),
@@ -80,8 +81,8 @@ def test_a_referral_needs_an_appointed_specialist_and_only_one_on_the_roster_dec
 # --- §26(3): amend the criteria after an urgent, unforeseen measure ---------------------------------
 
 def test_an_urgent_unforeseen_measure_prompts_the_admin_until_a_new_version_is_published(decision):
-    from services.decision import duties
     from services.decision.app import create_app
+    from services.decision.criteria import amendments
     from tests.integration.test_decision_http import signed_in
 
     open_case(decision)
@@ -92,19 +93,20 @@ def test_an_urgent_unforeseen_measure_prompts_the_admin_until_a_new_version_is_p
     page = signed_in(app, "admin").get("/admin/criteria").get_data(as_text=True)
     assert "第26条第3項" in page and "新型の詐欺リンク" in page
     with decision.db.unit_of_work() as uow:
-        service.draft_criteria_version(uow.session, "2026.2", "admin")
-        service.publish_criteria(uow.session, "2026.2", "admin")
+        criteria_service.draft_criteria_version(uow.session, "2026.2", "admin")
+        criteria_service.publish_criteria(uow.session, "2026.2", "admin")
         uow.commit()
     with decision.db.sessions() as s:
-        assert duties.amendments_due(s) == []
+        assert amendments.amendments_due(s) == []
     assert "第26条第3項" not in signed_in(app, "admin").get("/admin/criteria").get_data(as_text=True)
 
 
 # --- §15/§16: legal holds and retention -------------------------------------------------------------
 
 def test_retention_erases_old_evidence_but_never_under_a_legal_hold(decision, monkeypatch):
-    from services.decision import retention
-    from services.decision.models import AuditEvent, Case, LegalHold
+    from services.decision.cases import retention
+    from services.decision.audit.models import AuditEvent
+    from services.decision.cases.models import Case, LegalHold
 
     monkeypatch.setenv("MODQ_RETENTION_POST_DAYS", "30")
     for case_id in ("held", "free"):

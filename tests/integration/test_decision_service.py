@@ -8,9 +8,18 @@ import pytest
 import sqlalchemy as sa
 
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event
-from services.decision import service
-from services.decision.domain import DecisionInput, DecisionRefused
-from services.decision.models import AuditEvent, Case, CaseReport, Clause, CriteriaVersion, Outbox, User
+from services.decision.cases import service as case_service
+from services.decision.audit import chain
+from services.decision.decisions import service as decision_service
+from services.decision import handlers
+from services.decision.cases import projection
+from services.decision.decisions.domain import DecisionInput
+from services.decision.errors import DecisionRefused
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.models import Case, CaseReport
+from services.decision.criteria.models import Clause, CriteriaVersion
+from services.decision.models import Outbox
+from services.decision.users.models import User
 from tests.helpers import due_today_jst, report_body
 
 UTC = dt.timezone.utc
@@ -42,7 +51,7 @@ def scored(report_id, case_id="case-1", score=0.9):
 
 
 def feed(runtime, *events):
-    service.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
+    handlers.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
 
 
 def test_reports_project_into_one_case_and_redelivery_changes_nothing(decision):
@@ -86,7 +95,7 @@ def test_near_deadline_case_rises_to_the_top(decision):
     fresh = received(case_id="scored-high", kind="report", reporter="r2")
     feed(decision, fresh, scored(fresh.data["report_id"], case_id="scored-high", score=0.99))
     with decision.db.sessions() as s:
-        order = [c.id for c in service.queue(s)]
+        order = [c.id for c in case_service.queue(s)]
         assert order[0] == "urgent"
         assert s.get(Case, "urgent").deadline_alert is True
 
@@ -95,8 +104,8 @@ def test_decision_resolves_every_report_and_emits_one_event(decision):
     a, b = received(reporter="x"), received(kind="report", reporter="y")
     feed(decision, a, b)
     mod = user(decision, "moderator")
-    service.claim_case(decision.db, "case-1", mod)
-    d = service.record_decision(decision.db, "case-1", mod, DecisionInput(action="remove", reason="名誉毀損に当たる",
+    case_service.claim_case(decision.db, "case-1", mod)
+    d = decision_service.record_decision(decision.db, "case-1", mod, DecisionInput(action="remove", reason="名誉毀損に当たる",
                                                                          clause_id="D-1", facts="虚偽の事実の摘示"))
     with decision.db.sessions() as s:
         assert s.get(Case, "case-1").status == "decided"
@@ -107,7 +116,7 @@ def test_decision_resolves_every_report_and_emits_one_event(decision):
     assert data["clause"]["id"] == "D-1" and data["clause"]["version"] == "2025.1" and data["clause"]["text"]
     assert {r["report_id"] for r in data["requests"]} == {a.data["report_id"], b.data["report_id"]}
     with pytest.raises(DecisionRefused, match="already decided"):
-        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+        decision_service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
 
 
 @pytest.mark.parametrize("data,message", [
@@ -120,9 +129,9 @@ def test_decision_resolves_every_report_and_emits_one_event(decision):
 ])
 def test_bad_decisions_are_refused_and_nothing_is_recorded(decision, data, message):
     feed(decision, received())
-    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
+    case_service.claim_case(decision.db, "case-1", user(decision, "moderator"))
     with pytest.raises(DecisionRefused, match=message):
-        service.record_decision(decision.db, "case-1", user(decision, "moderator"), data)
+        decision_service.record_decision(decision.db, "case-1", user(decision, "moderator"), data)
     with decision.db.sessions() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Outbox)) == 0
         assert s.get(Case, "case-1").status == "open"
@@ -138,49 +147,49 @@ def test_clause_published_less_than_14_days_ago_is_not_in_force(decision):
                                measures=["remove"], examples=[]))
         uow.commit()
     feed(decision, received())
-    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
+    case_service.claim_case(decision.db, "case-1", user(decision, "moderator"))
     with pytest.raises(DecisionRefused, match="14日"):
-        service.record_decision(decision.db, "case-1", user(decision, "moderator"),
+        decision_service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                                 DecisionInput(action="remove", reason="x", clause_id="NEW-1"))
 
 
 def test_claims_are_exclusive_until_the_lease_expires(decision):
     feed(decision, received())
     mod, spec = user(decision, "moderator"), user(decision, "specialist")
-    service.claim_case(decision.db, "case-1", mod)
+    case_service.claim_case(decision.db, "case-1", mod)
     with pytest.raises(DecisionRefused, match="someone else"):
-        service.claim_case(decision.db, "case-1", spec)
+        case_service.claim_case(decision.db, "case-1", spec)
     with pytest.raises(DecisionRefused, match="someone else"):
-        service.record_decision(decision.db, "case-1", spec, DecisionInput(action="no_action", reason="x"))
+        decision_service.record_decision(decision.db, "case-1", spec, DecisionInput(action="no_action", reason="x"))
     later = dt.datetime.now(UTC) + dt.timedelta(minutes=16)
-    service.claim_case(decision.db, "case-1", spec, now=later)
+    case_service.claim_case(decision.db, "case-1", spec, now=later)
 
 
 def test_auditor_cannot_decide(decision):
     feed(decision, received())
     with pytest.raises(DecisionRefused, match="role"):
-        service.record_decision(decision.db, "case-1", user(decision, "auditor"),
+        decision_service.record_decision(decision.db, "case-1", user(decision, "auditor"),
                                 DecisionInput(action="no_action", reason="x"))
 
 
 def test_audit_chain_verifies_and_detects_tampering(decision):
     a = received()
     feed(decision, a, scored(a.data["report_id"]))
-    service.claim_case(decision.db, "case-1", user(decision, "moderator"))
-    service.record_decision(decision.db, "case-1", user(decision, "moderator"),
+    case_service.claim_case(decision.db, "case-1", user(decision, "moderator"))
+    decision_service.record_decision(decision.db, "case-1", user(decision, "moderator"),
                             DecisionInput(action="hide", reason="x", clause_id="P-1"))
     with decision.db.sessions() as s:
-        result = service.verify_chain(s)
+        result = chain.verify_chain(s)
         assert result["intact"] and result["checked"] >= 3
     with decision.db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_events SET payload = :p WHERE seq = 2"), {"p": json.dumps({"forged": 1})})
     with decision.db.sessions() as s:
-        result = service.verify_chain(s)
+        result = chain.verify_chain(s)
         assert not result["intact"] and result["first_broken_seq"] == 2
     with decision.db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_events WHERE seq = 2"))
     with decision.db.sessions() as s:
-        assert service.verify_chain(s)["first_broken_seq"] == 3
+        assert chain.verify_chain(s)["first_broken_seq"] == 3
 
 
 def test_held_notice_alert_marks_the_case_blocked(decision):
@@ -194,7 +203,7 @@ def test_held_notice_alert_marks_the_case_blocked(decision):
     feed(decision, alert)
     with decision.db.sessions() as s:
         assert s.get(Case, "case-1").notice_blocked is True
-        assert service.queue_counts(s)["blocked_notices"] == 1
+        assert case_service.queue_counts(s)["blocked_notices"] == 1
         assert s.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
                         .where(AuditEvent.event_type == "alert.notice_held")) == 1
 
@@ -211,7 +220,7 @@ def test_incremental_case_figures_match_a_full_recount(decision):
         case = uow.session.get(Case, "case-1")
         incremental = (case.report_count, case.reporter_count, case.request_count, case.next_deadline_at,
                        case.score, case.priority, list(case.reason_categories))
-        service._refresh(case, uow.session, case.updated_at)
+        projection.refresh_case(case, uow.session, case.updated_at)
         recount = (case.report_count, case.reporter_count, case.request_count, case.next_deadline_at,
                    case.score, case.priority, list(case.reason_categories))
     assert incremental == recount
@@ -222,15 +231,15 @@ def test_a_decision_needs_the_deciders_claim(decision):
     feed(decision, received())
     mod = user(decision, "moderator")
     with pytest.raises(DecisionRefused, match="claim the case first") as refused:
-        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+        decision_service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
     assert refused.value.status == 409
     with pytest.raises(DecisionRefused, match="supervisor"):
-        service.record_decision(decision.db, "case-1", mod,
+        decision_service.record_decision(decision.db, "case-1", mod,
                                 DecisionInput(action="no_action", reason="x", override_claim=True))
     later = dt.datetime.now(UTC) - dt.timedelta(minutes=20)
-    service.claim_case(decision.db, "case-1", mod, now=later)  # a lease that has run out
+    case_service.claim_case(decision.db, "case-1", mod, now=later)  # a lease that has run out
     with pytest.raises(DecisionRefused, match="claim the case first"):
-        service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
+        decision_service.record_decision(decision.db, "case-1", mod, DecisionInput(action="no_action", reason="x"))
     with decision.db.sessions() as s:
         assert s.get(Case, "case-1").status == "open"
 
@@ -238,8 +247,8 @@ def test_a_decision_needs_the_deciders_claim(decision):
 def test_a_supervisor_overrides_a_claim_and_the_override_is_audited(decision):
     feed(decision, received())
     mod, sup = user(decision, "moderator"), user(decision, "supervisor")
-    service.claim_case(decision.db, "case-1", mod)
-    service.record_decision(decision.db, "case-1", sup, DecisionInput(
+    case_service.claim_case(decision.db, "case-1", mod)
+    decision_service.record_decision(decision.db, "case-1", sup, DecisionInput(
         action="no_action", reason="x", requester_reason="削除の理由に当たりません", override_claim=True))
     with decision.db.sessions() as s:
         override = s.scalar(sa.select(AuditEvent).where(AuditEvent.event_type == "case.claim_overridden"))

@@ -9,9 +9,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from services.decision import service, signin
+from services.decision.users import service as user_service
+from services.decision.users import signin
 from services.decision.app import create_app
-from services.decision.models import User
+from services.decision.cases.models import Case
+from services.decision.users.models import User
 from tests.integration.test_decision_http import open_case
 
 
@@ -141,7 +143,7 @@ def test_cookie_api_writes_need_the_csrf_token_and_a_claim_answers_200(app, deci
     refused = client.post("/v1/cases/case-1/claim")
     assert refused.status_code == 400 and "CSRF" in refused.get_json()["error"]
     with decision.db.sessions() as s:
-        assert s.get(service.Case, "case-1").claimed_by is None
+        assert s.get(Case, "case-1").claimed_by is None
     token = csrf_token(client, "/cases/case-1")
     claimed = client.post("/v1/cases/case-1/claim", headers={"X-CSRFToken": token})
     assert claimed.status_code == 200, claimed.get_json()
@@ -153,7 +155,7 @@ def test_bearer_token_authenticates_api_writes_without_csrf(app, decision):
     open_case(decision)
     with decision.db.sessions() as s:
         mod = s.scalar(sa.select(User).where(User.email == "moderator@example.jp"))
-    token = service.issue_token(decision.db, mod.id, "test client")
+    token = user_service.issue_token(decision.db, mod.id, "test client")
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
     assert client.post("/v1/cases/case-1/claim", headers=auth).status_code == 200

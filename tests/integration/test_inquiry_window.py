@@ -11,9 +11,13 @@ import sqlalchemy as sa
 
 from shared import clock
 from shared.events import INQUIRY_DELIVERED, REPORT_RECEIVED, make_event, parse_event
-from services.decision import service
-from services.decision.domain import DecisionInput
-from services.decision.models import Case, Outbox, PosterInquiry, PosterReply, User
+from services.decision import handlers
+from services.decision.inquiries import service as inquiry_service
+from services.decision.decisions.domain import DecisionInput
+from services.decision.cases.models import Case
+from services.decision.inquiries.models import PosterInquiry, PosterReply
+from services.decision.models import Outbox
+from services.decision.users.models import User
 from tests.integration.test_decision_http import decide
 
 UTC = dt.timezone.utc
@@ -57,7 +61,7 @@ def delivery(case_id, decision_id, delivered_at, days):
 
 
 def feed(runtime, *events):
-    service.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
+    handlers.handle_events(runtime.db, [parse_event(e.to_json()) for e in events])
 
 
 def test_mixed_requests_get_seven_days_and_an_early_objection_counts(decision):
@@ -71,7 +75,7 @@ def test_mixed_requests_get_seven_days_and_an_early_objection_counts(decision):
     delivered_at = dt.datetime(2025, 6, 2, 10, 0, tzinfo=JST)
     # The objection on day 3 reaches the decision service before the delivery event does.
     with decision.db.unit_of_work() as uow:
-        reply = service.record_poster_reply(uow.session, {
+        reply = inquiry_service.record_poster_reply(uow.session, {
             "case_id": "c-mixed", "decision_id": decision_id, "poster_id": "u-poster", "objection": True,
             "text": "", "received_at": dt.datetime(2025, 6, 5, 12, 0, tzinfo=JST).isoformat(),
             "delivered_at": delivered_at.isoformat()}, reply_id="early", actor="system:sns")
@@ -91,7 +95,7 @@ def test_reply_before_delivery_is_judged_against_the_notifiers_window(decision):
     decision_id = ask_poster(decision, "c-late")
     delivered_at = dt.datetime(2025, 6, 2, 10, 0, tzinfo=JST)
     with decision.db.unit_of_work() as uow:
-        service.record_poster_reply(uow.session, {
+        inquiry_service.record_poster_reply(uow.session, {
             "case_id": "c-late", "decision_id": decision_id, "poster_id": "u-poster", "objection": True,
             "text": "", "received_at": dt.datetime(2025, 6, 5, 12, 0, tzinfo=JST).isoformat(),
             "delivered_at": delivered_at.isoformat()}, reply_id="r", actor="system:sns")

@@ -22,8 +22,10 @@ from shared.events import REPORT_RECEIVED, REPORT_SCORED
 from shared.kafka import EventConsumer, ParkingLot, is_transient, make_producer
 from shared.parking import dead_letter_row, observe
 from shared.settings import KafkaSettings
-from services.decision import service
-from services.decision.models import Case, ParkedEvent
+from services.decision import handlers
+from services.decision.cases import projection
+from services.decision.cases.models import Case
+from services.decision.models import ParkedEvent
 from tests.integration.test_decision_service import received, scored
 from tests.integration.test_outbox_and_consumers import read_all
 
@@ -41,7 +43,7 @@ def assert_documented_dead_letter(body: dict) -> None:
 def run_consumer(runtime, group_id: str) -> tuple[EventConsumer, threading.Thread]:
     consumer = EventConsumer(
         KafkaSettings.from_env(), group_id=group_id, topics=[REPORT_RECEIVED.topic, REPORT_SCORED.topic],
-        handler=lambda batch: service.handle_events(runtime.db, batch),
+        handler=lambda batch: handlers.handle_events(runtime.db, batch),
         producer=make_producer(KafkaSettings.from_env(), "t"), client_id="t",
         expected_types=(REPORT_RECEIVED.name, REPORT_SCORED.name),
         parking=ParkingLot(runtime.db, ParkedEvent), max_attempts=3, retry_backoff_ms=10)
@@ -127,13 +129,13 @@ def test_poison_event_is_parked_and_dead_lettered_while_its_partition_goes_on(br
 def test_score_that_waited_too_long_is_parked_then_replayed_once_its_report_came(broker, topics, decision):
     report = received(case_id="c-late")
     score = scored(report.data["report_id"], "c-late")
-    service.handle_events(decision.db, [score])
-    assert service.resolve_pending_scores(decision.db, dt.timedelta(minutes=15)) == {"applied": 0, "parked": 0}
+    handlers.handle_events(decision.db, [score])
+    assert projection.resolve_pending_scores(decision.db, dt.timedelta(minutes=15)) == {"applied": 0, "parked": 0}
     parked_rows = []
     observe(decision.db, ParkedEvent)
     assert REGISTRY.get_sample_value("modq_parked_events", {"state": "pending"}) == 1
     assert REGISTRY.get_sample_value("modq_pending_oldest_seconds") >= 0
-    result = service.resolve_pending_scores(decision.db, dt.timedelta(0), on_parked=parked_rows.append)
+    result = projection.resolve_pending_scores(decision.db, dt.timedelta(0), on_parked=parked_rows.append)
     assert result == {"applied": 0, "parked": 1}
     producer = make_producer(KafkaSettings.from_env(), "t")
     dead_letter_row(producer, parked_rows[0])
@@ -141,7 +143,7 @@ def test_score_that_waited_too_long_is_parked_then_replayed_once_its_report_came
     assert dead["event_id"] == score.id and "never arrived" in dead["reason"]
     assert_documented_dead_letter(dead)
 
-    service.handle_events(decision.db, [report])  # the report comes after all: the parked score stays parked
+    handlers.handle_events(decision.db, [report])  # the report comes after all: the parked score stays parked
     assert cases(decision) == {"c-late": None}
     group = f"g-{uuid.uuid4().hex[:6]}"
     consumer, thread = run_consumer(decision, group)
@@ -159,11 +161,11 @@ def test_held_score_is_applied_by_the_sweep_when_its_report_was_committed_unseen
     """Two replicas: one holds the score while the other commits the report without seeing it."""
     report = received(case_id="c-race")
     score = scored(report.data["report_id"], "c-race")
-    service.handle_events(decision.db, [score])
+    handlers.handle_events(decision.db, [score])
     with decision.db.unit_of_work() as uow:  # the report's transaction, as the other replica ran it
-        service.on_report_received(uow.session, report)
+        projection.on_report_received(uow.session, report)
         uow.commit()
-    assert service.resolve_pending_scores(decision.db, dt.timedelta(minutes=15)) == {"applied": 1, "parked": 0}
+    assert projection.resolve_pending_scores(decision.db, dt.timedelta(minutes=15)) == {"applied": 1, "parked": 0}
     assert cases(decision) == {"c-race": 0.9}
 
 

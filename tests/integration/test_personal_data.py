@@ -46,7 +46,7 @@ def test_requester_ids_are_keyed(monkeypatch):
 def test_moderator_pseudonyms_are_keyed(decision):
     import sqlalchemy as sa
 
-    from services.decision.models import User
+    from services.decision.users.models import User
 
     with decision.db.sessions() as s:
         moderator = s.scalar(sa.select(User).where(User.email == "moderator@example.jp"))

@@ -17,7 +17,8 @@ from shared.broker import die_with_parent
 from shared.events import REPORT_RECEIVED, REPORT_SCORED
 from shared.kafka import ensure_topics
 from shared.settings import REPO_ROOT, KafkaSettings
-from services.decision.models import AuditEvent, CaseReport
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.models import CaseReport
 from tests.conftest import PG, _drop_pg_database, _new_pg_database, make_runtime
 from tests.integration.test_decision_service import received, scored
 

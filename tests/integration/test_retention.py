@@ -5,9 +5,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from services.decision import retention, service
-from services.decision.domain import DecisionInput
-from services.decision.models import AuditEvent, Case, CaseReport, Decision
+from services.decision.cases import retention
+from services.decision.cases import service as case_service
+from services.decision.decisions import service as decision_service
+from services.decision.decisions.domain import DecisionInput
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.models import Case, CaseReport
+from services.decision.decisions.models import Decision
 from tests.integration.test_decision_service import feed, received, user
 
 UTC = dt.timezone.utc
@@ -17,8 +21,8 @@ def decided_case(runtime, case_id: str, days_ago: float) -> None:
     feed(runtime, received(case_id=case_id))
     when = dt.datetime.now(UTC) - dt.timedelta(days=days_ago)
     mod = user(runtime, "moderator")
-    service.claim_case(runtime.db, case_id, mod, now=when)
-    service.record_decision(runtime.db, case_id, mod, DecisionInput(action="remove", reason="名誉毀損", clause_id="D-1"),
+    case_service.claim_case(runtime.db, case_id, mod, now=when)
+    decision_service.record_decision(runtime.db, case_id, mod, DecisionInput(action="remove", reason="名誉毀損", clause_id="D-1"),
                             now=when)
 
 
@@ -56,8 +60,8 @@ def test_requester_data_and_the_post_copy_go_after_their_periods_unless_held(dec
 
 
 def test_ended_web_sessions_are_deleted(decision):
-    from services.decision import signin
-    from services.decision.models import WebSession
+    from services.decision.users import signin
+    from services.decision.users.models import WebSession
 
     old = signin.open_web_session(decision.db, user(decision, "moderator"),
                                   now=dt.datetime.now(UTC) - dt.timedelta(days=3))

@@ -86,7 +86,7 @@ def test_a_cookie_signed_with_the_development_key_is_not_a_session(production, t
 
     from tests.conftest import make_runtime
     from services.decision.app import create_app
-    from services.decision.service import provision_dev_users
+    from services.decision.users.service import provision_dev_users
 
     runtime = make_runtime("decision", f"sqlite:///{tmp_path / 'd.db'}")
     provision_dev_users(runtime.db)

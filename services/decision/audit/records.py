@@ -22,12 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from shared import clock
-from services.decision import domain
-from services.decision.models import AuditEvent, Case, CaseReport, Decision, User
+from services.decision.audit.models import AuditEvent
+from services.decision.cases.domain import OWN_DETECTION_REPORTER
+from services.decision.cases.models import Case, CaseReport
+from services.decision.decisions.domain import STEPS
+from services.decision.decisions.models import Decision
+from services.decision.users.models import User
 
 RESTRICTIVE = ("remove", "hide", "suspend_account")
 ROUTES = ("request", "report", "own_detection")
-STEP_EVENTS = tuple(f"decision.{step}" for step in domain.STEPS)
+STEP_EVENTS = tuple(f"decision.{step}" for step in STEPS)
 CHUNK = 500
 
 
@@ -54,7 +58,7 @@ def route_expression() -> sa.Case:
     report did, else own detection (no reporter, or no report at all)."""
     return sa.case(
         (_report_exists(CaseReport.treated_as == "deletion_request"), "request"),
-        (_report_exists(CaseReport.reporter_id != domain.OWN_DETECTION_REPORTER["id"]), "report"),
+        (_report_exists(CaseReport.reporter_id != OWN_DETECTION_REPORTER["id"]), "report"),
         else_="own_detection")
 
 
@@ -201,7 +205,7 @@ def derived_notices(d: Decision, requests: list[CaseReport], interim: set[str]) 
     requester: dict[str, int] = {}
     if d.final and d.action != "reversal" and fresh:
         requester["N2" if d.measure == "no_action" else "N1"] = len(fresh)
-    elif d.action in domain.STEPS:
+    elif d.action in STEPS:
         first_delay = [r for r in fresh if r.report_id not in interim]
         if first_delay:
             requester["N3"] = len(first_delay)

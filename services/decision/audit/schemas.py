@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.decision.domain import ACTIONS
+from services.decision.decisions.domain import ACTIONS
 from services.decision.audit.models import APPEAL_OUTCOMES, APPEAL_STATUSES
 from services.decision.audit.records import ROUTES
 
@@ -79,3 +79,25 @@ class AppealOutSchema(Schema):
 
 class AppealListSchema(Schema):
     appeals = fields.List(fields.Nested(AppealOutSchema))
+
+
+class VerifyQuerySchema(Schema):
+    from_ = fields.AwareDateTime(data_key="from", load_default=None)
+    to = fields.AwareDateTime(load_default=None)
+    head_seq = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "seq of a head published earlier (topic modq.audit.heads); with head_hash"})
+    head_hash = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class AuditHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    at = fields.String()
+
+
+class VerifyResultSchema(Schema):
+    intact = fields.Boolean()
+    checked = fields.Integer()
+    first_broken_seq = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)
+    head = fields.Nested(AuditHeadSchema, allow_none=True, metadata={"description": "The log's head now"})

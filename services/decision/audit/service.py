@@ -19,12 +19,16 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import APPEAL_SUBMITTED, DECISION_RECORDED, Envelope
 from shared.outbox import claim_inbox, stage
-from services.decision import service
-from services.decision.auth import CAN_DECIDE
 from services.decision.audit.models import APPEAL_OUTCOMES, Appeal
 from services.decision.audit.records import RESTRICTIVE
-from services.decision.domain import DecisionRefused
-from services.decision.models import Case, CaseReport, Decision, Inbox, Outbox, User
+from services.decision.audit.chain import append_audit
+from services.decision.cases.models import Case, CaseReport
+from services.decision.decisions.models import Decision
+from services.decision.decisions.service import decision_event
+from services.decision.errors import DecisionRefused
+from services.decision.models import Inbox, Outbox
+from services.decision.users.models import User
+from services.decision.users.roles import CAN_DECIDE, may
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def file_appeal(session: Session, *, decision_id: str, appellant_id: str, reason
     session.add(appeal)
     session.flush()
     # The audit entry names no one: the appellant is the poster, whose id stays in the appeals table.
-    service.append_audit(session, case_id=decision.case_id, event_type="appeal.submitted", actor=f"system:{channel}",
+    append_audit(session, case_id=decision.case_id, event_type="appeal.submitted", actor=f"system:{channel}",
                          payload={"appeal_id": appeal.id, "decision_id": decision.id}, at=now)
     return appeal
 
@@ -91,7 +95,7 @@ def handle_appeal_events(db: Database, envelopes: list[Envelope]) -> None:
                                 now=clock.parse_instant(data["submitted_at"]))
             except DecisionRefused as exc:
                 log.warning("appeal %s refused: %s", data["appeal_id"], exc.message)
-                service.append_audit(uow.session, case_id=None, event_type="appeal.refused", actor="system:kafka",
+                append_audit(uow.session, case_id=None, event_type="appeal.refused", actor="system:kafka",
                                      payload={"appeal_id": data["appeal_id"], "decision_id": data["decision_id"],
                                               "reason": exc.message})
         uow.commit()
@@ -118,7 +122,7 @@ def review_appeal(db: Database, appeal_id: str, reviewer: User, *, outcome: str,
         appeal.status, appeal.review_reason, appeal.reviewed_at = outcome, reason.strip(), now
         appeal.reviewed_by, appeal.reviewed_by_role = reviewer.id, reviewer.role
         appeal.reversal_decision_id = reversal.id if reversal else None
-        service.append_audit(session, case_id=appeal.case_id, event_type=f"appeal.{outcome}", actor=reviewer.pseudonym,
+        append_audit(session, case_id=appeal.case_id, event_type=f"appeal.{outcome}", actor=reviewer.pseudonym,
                              payload={"appeal_id": appeal.id, "decision_id": original.id, "reason": appeal.review_reason,
                                       "reversal_decision_id": appeal.reversal_decision_id}, at=now)
         uow.commit()
@@ -126,7 +130,7 @@ def review_appeal(db: Database, appeal_id: str, reviewer: User, *, outcome: str,
 
 
 def _check_review_input(reviewer: User, outcome: str, reason: str) -> None:
-    if reviewer.role not in CAN_DECIDE:
+    if not may(reviewer.role, CAN_DECIDE):
         raise DecisionRefused("この役割では審査できません（role may not review appeals）", status=403)
     if outcome not in APPEAL_OUTCOMES:
         raise DecisionRefused(f"outcome は {' / '.join(APPEAL_OUTCOMES)} のいずれかです", "outcome")
@@ -148,9 +152,9 @@ def record_reversal(session: Session, original: Decision, reviewer: User, reason
     # measure was lifted (they were told it was taken); none of them is answered again.
     answered = session.scalars(sa.select(CaseReport).where(CaseReport.resolved_by == original.id,
                                                            CaseReport.treated_as == "deletion_request")).all()
-    event = service.decision_event(session, case, reversal, list(answered), reviewer)
+    event = decision_event(session, case, reversal, list(answered), reviewer)
     stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
-    service.append_audit(session, case_id=case.id, event_type="decision.reversal", actor=reviewer.pseudonym,
+    append_audit(session, case_id=case.id, event_type="decision.reversal", actor=reviewer.pseudonym,
                          payload={"decision_id": reversal.id, "reverses": original.id, "reason": reversal.reason,
                                   "scope": reversal.scope, "requests": []}, at=now)
     return reversal

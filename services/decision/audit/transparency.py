@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from shared import clock
 from shared.db import utcnow
 from shared.settings import env
-from services.decision import domain
+from services.decision.cases.domain import OWN_DETECTION_REPORTER
 from services.decision.audit import notice_figures, periods
 from services.decision.audit.models import Appeal
 from services.decision.audit.records import RESTRICTIVE, ROUTES, RecordFilter, iter_records
-from services.decision.models import CaseReport, Decision
+from services.decision.cases.models import CaseReport
+from services.decision.decisions.models import Decision
 
 UNSPECIFIED = "unspecified"
 HOUR = 3600.0
@@ -86,7 +87,7 @@ def intake_counts(session: Session, start: dt.datetime, end: dt.datetime) -> dic
                            by_requester_type=(reporter or {}).get("requester_type") or "person")
             requests.flag("repeat", is_repeat)
             month["requests"] += 1
-        elif reporter_id == domain.OWN_DETECTION_REPORTER["id"]:
+        elif reporter_id == OWN_DETECTION_REPORTER["id"]:
             own.count(by_category=category or UNSPECIFIED)
             month["own_detection"] += 1
         else:

@@ -11,33 +11,27 @@ import io
 import json
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import abort
 
 from shared.db import utcnow
 from shared.settings import pseudonym_key
 from shared.web import ApiBlueprint
-from services.decision.auth import CAN_AUDIT, CAN_DECIDE, api_user, require_api_role
-from services.decision import auditlog
-from services.decision.audit import dsa, notice_figures, periods, records, render, service, transparency
+from services.decision.audit import chain, dsa, notice_figures, periods, records, render, service, transparency
 from services.decision.audit.schemas import (AppealInSchema, AppealListSchema, AppealOutSchema, AppealQuerySchema,
                                              AppealReviewSchema, DsaQuerySchema, ExportQuerySchema,
-                                             TransparencyQuerySchema)
-from services.decision.domain import DecisionRefused
-from services.decision.models import Clause
+                                             TransparencyQuerySchema, VerifyQuerySchema, VerifyResultSchema)
+from services.decision.criteria.models import Clause
+from services.decision.errors import DecisionRefused
+from services.decision.pages import current_db
+from services.decision.users.auth import api_user, require_api_role
+from services.decision.users.roles import CAN_AUDIT, CAN_DECIDE, CAN_READ_APPEALS, CAN_SUBMIT_APPEALS
 
 blp = ApiBlueprint("audit", __name__, url_prefix="/v1", description="Audit, transparency report, DSA, appeals",
                    template_folder="templates")
 
-# The SNS back end's service account submits appeals for posters; admins may too.
-CAN_SUBMIT_APPEALS = {"sns", "admin"}
-CAN_READ_APPEALS = CAN_DECIDE | CAN_AUDIT
 FLUSH_EVERY = 200  # CSV rows per chunk sent to the client
-
-
-def _db():
-    return current_app.config["RUNTIME"].db
 
 
 def _period(args, *, default_year: bool):
@@ -51,6 +45,24 @@ def _period(args, *, default_year: bool):
 
 def _attachment(name: str) -> dict:
     return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+# --- the audit log's chain --------------------------------------------------
+
+@blp.route("/audit/verify")
+class Verify(MethodView):
+    @require_api_role(CAN_AUDIT)
+    @blp.arguments(VerifyQuerySchema, location="query")
+    @blp.response(200, VerifyResultSchema)
+    def get(self, args):
+        """Verify the audit log's keyed hash chain over a period; gives the first broken link. With
+        ``head_seq`` and ``head_hash`` (a head published earlier) also names a truncated or rewritten log."""
+        if (args["head_seq"] is None) != (args["head_hash"] is None):
+            abort(400, message="give head_seq and head_hash together",
+                  errors={"query": {"head_hash": ["give head_seq and head_hash together"]}})
+        head = (args["head_seq"], args["head_hash"]) if args["head_seq"] is not None else None
+        with current_db().sessions() as session:
+            return chain.verify_chain(session, args.get("from_"), args.get("to"), published_head=head)
 
 
 # --- the decision log -------------------------------------------------------------------------
@@ -72,7 +84,7 @@ class AuditDecisions(MethodView):
         if args["format"] == "csv":
             return Response(_csv(selection, args["bom"]), mimetype="text/csv",
                             headers={**_attachment("decisions.csv"), **head})
-        with _db().sessions() as session:
+        with current_db().sessions() as session:
             try:
                 items, next_cursor = records.page(session, selection, args["cursor"], args["limit"])
             except ValueError as exc:
@@ -81,14 +93,14 @@ class AuditDecisions(MethodView):
 
 
 def _audit_head_header() -> dict:
-    with _db().sessions() as session:
-        head = auditlog.current_head(session)
+    with current_db().sessions() as session:
+        head = chain.current_head(session)
     return {"X-Modq-Audit-Head": f"{head['seq']}:{head['hash']}"} if head else {}
 
 
 def _jsonl(selection: records.RecordFilter):
     """Generated while the response is sent: one chunk of rows in memory at a time."""
-    db = _db()
+    db = current_db()
 
     def generate():
         with db.sessions() as session:
@@ -98,7 +110,7 @@ def _jsonl(selection: records.RecordFilter):
 
 
 def _csv(selection: records.RecordFilter, bom: bool):
-    db = _db()
+    db = current_db()
 
     def generate():
         buffer = io.StringIO()
@@ -126,7 +138,7 @@ class Transparency(MethodView):
     def get(self, args):
         """The §28 transparency report over a period (default: the year a report is due for; until 31 May, the year just ended; JST)."""
         start, end = _period(args, default_year=True)
-        with _db().sessions() as session:
+        with current_db().sessions() as session:
             report = transparency.generate(session, start, end, notice_stats=notice_figures.fetch(start, end))
         if args["format"] == "csv":
             return Response(render.csv_text(report, args["bom"]), mimetype="text/csv",
@@ -155,7 +167,7 @@ class DsaStatements(MethodView):
 
 
 def _statements(selection: records.RecordFilter):
-    db, secret = _db(), pseudonym_key()  # DSA ids are keyed apart from the session key
+    db, secret = current_db(), pseudonym_key()  # DSA ids are keyed apart from the session key
 
     def generate():
         with db.sessions() as session:
@@ -181,7 +193,7 @@ class Appeals(MethodView):
     def post(self, body):
         """A poster contests a measure (SNS service account or admin). Idempotent on ``appeal_id``."""
         try:
-            appeal = service.submit_appeal(_db(), decision_id=body["decision_id"], appellant_id=body["appellant_id"],
+            appeal = service.submit_appeal(current_db(), decision_id=body["decision_id"], appellant_id=body["appellant_id"],
                                            reason=body["reason"], appeal_id=body.get("appeal_id")
                                            or request.headers.get("Idempotency-Key"))
         except DecisionRefused as exc:
@@ -193,7 +205,7 @@ class Appeals(MethodView):
     @blp.response(200, AppealListSchema)
     def get(self, args):
         """Appeals, oldest first (moderators to review them, auditors to read them)."""
-        with _db().sessions() as session:
+        with current_db().sessions() as session:
             return {"appeals": [service.appeal_view(a) for a in service.list_appeals(session, args["status"],
                                                                                       args["limit"])]}
 
@@ -206,7 +218,7 @@ class AppealReview(MethodView):
     def post(self, body, appeal_id):
         """Uphold or reverse; the moderator who made the decision may not review it (403)."""
         try:
-            appeal = service.review_appeal(_db(), appeal_id, api_user(), outcome=body["outcome"], reason=body["reason"])
+            appeal = service.review_appeal(current_db(), appeal_id, api_user(), outcome=body["outcome"], reason=body["reason"])
         except DecisionRefused as exc:
             _refused(exc)
         return service.appeal_view(appeal)

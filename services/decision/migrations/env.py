@@ -1,6 +1,4 @@
 from shared.alembic_env import run
-from services.decision.models import Base
-import services.decision.audit.models  # noqa: F401  (the audit tables live on the same Base)
-import services.decision.casework  # noqa: F401  (reason templates, notes, saved filters, settings)
+from services.decision import all_models
 
-run(Base.metadata)
+run(all_models.Base.metadata)

@@ -23,7 +23,9 @@ KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
 
 def source_strings() -> list[str]:
     found: dict[str, None] = {}
-    sources = [("python", p) for p in sorted(SERVICE.glob("*.py"))]
+    # The service's modules and each concept folder's (cases/, criteria/, users/, ...).
+    modules = [p for p in sorted(SERVICE.rglob("*.py")) if not {"migrations", "translations"} & set(p.parts)]
+    sources = [("python", p) for p in modules]
     sources += [("jinja2.ext:babel_extract", p) for p in sorted((SERVICE / "templates").glob("*.html"))]
     for method, path in sources:
         for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=KEYWORDS):

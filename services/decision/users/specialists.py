@@ -1,8 +1,5 @@
-"""Duties around the decisions themselves: the 侵害情報調査専門員 roster (§24) that a referral
-needs, and the criteria amendment owed after an urgent, unforeseen measure (§26(3)). Legal
-holds on a case's evidence (§15, §16) live with the retention job they override
-(services/decision/retention.py). Each function works inside the caller's transaction and
-writes its own audit entry."""
+"""The 侵害情報調査専門員 roster (§24) that a referral needs. Each function works inside the
+caller's transaction and writes its own audit entry."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,12 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.db import utcnow
-from services.decision.auditlog import append_audit
-from services.decision.domain import DecisionRefused
-from services.decision.models import CriteriaAmendmentDue, SpecialistAppointment, User
+from services.decision.audit.chain import append_audit
+from services.decision.errors import DecisionRefused
+from services.decision.users.models import SpecialistAppointment, User
 
-
-# --- the specialist roster (§24) ---------------------------------------------------------------
 
 def appoint_specialist(session: Session, user: User, by: str, now: dt.datetime | None = None) -> SpecialistAppointment:
     now = now or utcnow()
@@ -65,27 +60,3 @@ def check_referred_case_decider(session: Session, user: User) -> None:
     if user.role != "specialist" or appointment_of(session, user.id) is None:
         raise DecisionRefused("専門員の調査に付した案件は、任命された侵害情報調査専門員が判断します"
                               "（第25条第2項第2号。referred to a specialist investigator）", status=403)
-
-
-# --- §26(3): amend the criteria after an urgent, unforeseen measure -----------------------------
-
-def raise_amendment_due(session: Session, *, decision_id: str, case_id: str, summary: str, actor: str,
-                        now: dt.datetime) -> CriteriaAmendmentDue:
-    due = CriteriaAmendmentDue(decision_id=decision_id, case_id=case_id, summary=summary, raised_at=now)
-    session.add(due)
-    append_audit(session, case_id=case_id, event_type="criteria.amendment_due", actor=actor, at=now,
-                 payload={"decision_id": decision_id, "summary": summary})
-    return due
-
-
-def amendments_due(session: Session) -> list[CriteriaAmendmentDue]:
-    return list(session.scalars(sa.select(CriteriaAmendmentDue).where(CriteriaAmendmentDue.resolved_at.is_(None))
-                                .order_by(CriteriaAmendmentDue.raised_at)))
-
-
-def resolve_amendments(session: Session, version: str, now: dt.datetime) -> int:
-    """Publishing a new version answers every amendment raised before it."""
-    due = [d for d in amendments_due(session) if d.raised_at <= now]
-    for item in due:
-        item.resolved_by_version, item.resolved_at = version, now
-    return len(due)

@@ -1,5 +1,5 @@
 """Team work around a case: reason templates per clause (operator-edited), moderators' internal
-notes on a case, saved queue filters and each moderator's viewing settings.
+notes on a case, assignments, saved queue filters and each moderator's viewing settings.
 
 Notes and template edits go into the audit log; none of this ever reaches a notice by itself
 (a template only fills the form, and the moderator submits what the form then says)."""
@@ -10,12 +10,13 @@ import uuid
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from shared.db import UTCDateTime, utcnow
-from services.decision import auditlog
-from services.decision.domain import DecisionRefused
-from services.decision.models import Base, User
+from shared.db import utcnow
+from services.decision.audit import chain as auditlog
+from services.decision.casework.models import CaseAssignment, CaseNote, ReasonTemplate, SavedFilter, ViewerSetting
+from services.decision.errors import DecisionRefused
+from services.decision.users.models import User
 
 NOTE_MAX = 5000
 TEMPLATE_MAX = 5000
@@ -23,64 +24,6 @@ TEMPLATE_MAX = 5000
 ACTION_TEMPLATE_KEYS = ("no_action", "poster_inquiry", "refer_specialist", "delay_other")
 TEMPLATE_FIELDS = ("internal_note", "requester_text", "poster_text")
 FILTER_KEYS = ("kind", "category", "view", "near_deadline", "mine", "assigned", "q", "waiting")
-
-
-class ReasonTemplate(Base):
-    """Starting text for a decision citing a clause (or answering without one): the internal
-    note, what the requesters are told and what the poster is told, each apart."""
-
-    __tablename__ = "reason_templates"
-
-    key: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # a clause id or an action
-    internal_note: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    requester_text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    poster_text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    updated_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
-
-
-class CaseNote(Base):
-    """A moderator's internal note on a case: never shown to requesters or the poster."""
-
-    __tablename__ = "case_notes"
-
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
-    text: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
-
-
-class SavedFilter(Base):
-    __tablename__ = "saved_filters"
-    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
-
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
-    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
-    query: Mapped[str] = mapped_column(sa.String(1000), nullable=False)
-
-
-class ViewerSetting(Base):
-    """Per-moderator wellness settings: media stay blurred and grey until clicked, unless the
-    moderator chose to see them as they are."""
-
-    __tablename__ = "viewer_settings"
-
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
-    reveal_media: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
-
-
-class CaseAssignment(Base):
-    """A case given to one moderator by a supervisor: theirs to take next (``n`` skips it for
-    everyone else). Unlike a claim it has no lease; it ends with the decision or a new assignment."""
-
-    __tablename__ = "case_assignments"
-
-    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
-    assigned_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
-    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 # --- assignment ---------------------------------------------------------------------------
@@ -127,7 +70,7 @@ def assignments(session: Session, case_ids) -> dict[str, int]:
 
 def assigned_to(user_id: int):
     """A queue condition: the cases given to this user."""
-    from services.decision.models import Case
+    from services.decision.cases.models import Case
 
     return sa.exists().where(CaseAssignment.case_id == Case.id, CaseAssignment.user_id == user_id)
 

@@ -17,8 +17,9 @@ from shared.db import Database, utcnow
 from shared.events import AUDIT_HEAD, make_event, stable_id
 from shared.outbox import stage
 from shared.settings import audit_key
-from services.decision import domain
-from services.decision.models import AuditEvent, Outbox
+from services.decision.audit import domain
+from services.decision.audit.models import AuditEvent
+from services.decision.models import Outbox
 
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"  # entries written before the log was keyed

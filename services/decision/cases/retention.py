@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from shared.db import Database, utcnow
 from shared.settings import env_int
-from services.decision.auditlog import append_audit
-from services.decision.domain import DecisionRefused
-from services.decision.models import Case, CaseReport, LegalHold, PosterReply, WebSession
+from services.decision.audit.chain import append_audit
+from services.decision.cases.models import Case, CaseReport, LegalHold
+from services.decision.errors import DecisionRefused
+from services.decision.inquiries.models import PosterReply
+from services.decision.users.models import WebSession
 
 BATCH = 200
 

@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shared.db import Database, utcnow
 from shared.settings import env, env_int
-from services.decision.models import User, WebSession
+from services.decision.users.models import User, WebSession
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 # Checked against when the account does not exist, so that the answer takes as long.

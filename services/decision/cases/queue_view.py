@@ -9,9 +9,12 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from services.decision import casework, domain
-from services.decision.models import Case, CaseReport, PosterInquiry, User
-from services.decision.service import WARNING_WINDOW
+from services.decision.cases import domain
+from services.decision.cases.domain import WARNING_WINDOW
+from services.decision.cases.models import Case, CaseReport
+from services.decision.casework import service as casework
+from services.decision.inquiries.models import PosterInquiry
+from services.decision.users.models import User
 
 PART_LABELS = {
     "score": _l("分類器スコア"),
@@ -108,3 +111,23 @@ def display_name(user: User) -> str:
 
 def claim_live(case: Case, now: dt.datetime) -> bool:
     return bool(case.claimed_by and case.claim_expires_at and case.claim_expires_at > now)
+
+
+URGENT_LIMIT = 20
+
+
+def urgent_since(session: Session, since: dt.datetime, now: dt.datetime) -> list[Case]:
+    """Open cases that arrived or changed after ``since`` and need someone now: a 第25条 deadline
+    at risk or a credible threat of violence (the terms of domain.priority_parts that say so)."""
+    candidates = session.scalars(
+        sa.select(Case).where(Case.status == "open", Case.updated_at > since, ~waiting_for_poster(now),
+                              sa.or_(Case.deadline_alert.is_(True), Case.top_category == "threat"))
+        .order_by(Case.priority.desc()).limit(URGENT_LIMIT * 5)).all()
+    urgent = []
+    for case in candidates:
+        parts = domain.priority_parts(score=case.score, categories=case.categories,
+                                      reporter_count=case.reporter_count, has_request=case.next_deadline_at is not None,
+                                      next_deadline_at=case.next_deadline_at, now=now, warning=WARNING_WINDOW)
+        if parts["at_risk"] or parts["threat"]:
+            urgent.append(case)
+    return urgent[:URGENT_LIMIT]

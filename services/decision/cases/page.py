@@ -8,8 +8,16 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.decision import casework, domain, labels, queue_view, service
-from services.decision.models import AuditEvent, Case, CaseReport, Decision, PosterInquiry, PosterReply, User
+from services.decision import labels
+from services.decision.audit.models import AuditEvent
+from services.decision.cases import domain, queue_view, service
+from services.decision.cases.models import Case, CaseReport
+from services.decision.casework import service as casework
+from services.decision.criteria.service import criteria_in_force
+from services.decision.decisions.domain import EXCEPTION_CODES
+from services.decision.decisions.models import Decision
+from services.decision.inquiries.models import PosterInquiry, PosterReply
+from services.decision.users.models import User
 
 UNKNOWN_AUTHOR = "unknown"  # what intake's public form records when the post's author is not known
 
@@ -56,7 +64,7 @@ def case_context(session: Session, case: Case, viewer_id: int, now: dt.datetime)
                               .order_by(CaseReport.received_at)).all()
     decisions = session.scalars(sa.select(Decision).where(Decision.case_id == case.id)
                                 .order_by(Decision.decided_at)).all()
-    version, clauses = service.criteria_in_force(session, now)
+    version, clauses = criteria_in_force(session, now)
     holder = session.get(User, case.claimed_by) if queue_view.claim_live(case, now) else None
     return {
         "case": case, "reports": reports, "decisions": decisions, "history": audit_entries(session, case.id),
@@ -73,7 +81,7 @@ def case_context(session: Session, case: Case, viewer_id: int, now: dt.datetime)
         "notes": [{"note": n, "author": queue_view.display_name(u)} for n, u in casework.notes_of(session, case.id)],
         "templates": casework.reason_templates(session),
         "reveal_media": casework.reveals_media(session, viewer_id),
-        "exception_codes": domain.EXCEPTION_CODES,
+        "exception_codes": EXCEPTION_CODES,
         **_assignment(session, case),
     }
 

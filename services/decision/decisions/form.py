@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from shared import clock
-from services.decision.domain import DecisionInput, DecisionRefused
+from services.decision.decisions.domain import DecisionInput
+from services.decision.errors import DecisionRefused
 
 MEASURES_TAKEN = ("remove", "hide", "suspend_account")
 ALL_ACTIONS = (*MEASURES_TAKEN, "no_action", "poster_inquiry", "refer_specialist", "delay_other")

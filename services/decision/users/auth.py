@@ -1,5 +1,5 @@
 """Sign-in (Flask-Login sessions for the web view; HTTP Basic or bearer tokens for the API)
-and role checks."""
+and the views' role guards. The rules themselves are in users/roles.py."""
 from __future__ import annotations
 
 import functools
@@ -10,23 +10,15 @@ from flask import abort, current_app, g, request
 from flask_login import LoginManager, UserMixin, current_user
 
 from shared.db import utcnow
-from services.decision import signin
-from services.decision.models import ApiToken, User
+from services.decision.pages import current_db
+from services.decision.users import signin
+from services.decision.users.models import ApiToken, User
+from services.decision.users.roles import may
 
 login_manager = LoginManager()
-login_manager.login_view = "web.login"
+login_manager.login_view = "users.login"
 login_manager.login_message = None
 login_manager.session_protection = "strong"
-
-# Which roles may do what. Auditors read, never write.
-CAN_DECIDE = {"moderator", "specialist", "supervisor", "admin"}
-CAN_READ_QUEUE = {"moderator", "specialist", "supervisor", "admin", "auditor"}
-CAN_SEE_CONTACTS = {"specialist", "supervisor", "admin"}
-CAN_AUDIT = {"auditor", "supervisor", "admin"}
-CAN_ADMIN = {"admin"}
-# The SNS's service account hands in posters' replies to inquiries (§3(2)(ii)); nothing else.
-CAN_HAND_IN_REPLIES = {"sns", "admin"}
-
 
 class SessionUser(UserMixin):
     """The signed-in user of a web session. Flask-Login keeps ``get_id()`` in the cookie: the
@@ -44,13 +36,9 @@ class SessionUser(UserMixin):
         return getattr(self.user, name)
 
 
-def _db():
-    return current_app.config["RUNTIME"].db
-
-
 @login_manager.user_loader
 def load_user(session_token: str):
-    with _db().sessions() as session:
+    with current_db().sessions() as session:
         user = signin.web_session_user(session, session_token)
         return SessionUser(user, session_token) if user is not None else None
 
@@ -61,7 +49,7 @@ def client_address() -> str:
 
 def sign_in_form(email: str, password: str) -> User | None:
     """The web view's sign-in (throttled; raises signin.Throttled)."""
-    return signin.sign_in(_db(), current_app.extensions["signin_throttle"], email, password, client_address())
+    return signin.sign_in(current_db(), current_app.extensions["signin_throttle"], email, password, client_address())
 
 
 def _basic_user() -> User | None:
@@ -69,7 +57,7 @@ def _basic_user() -> User | None:
 
     credentials = request.authorization
     try:
-        return signin.basic_sign_in(_db(), current_app.extensions["signin_throttle"],
+        return signin.basic_sign_in(current_db(), current_app.extensions["signin_throttle"],
                                     current_app.extensions["basic_credentials"],
                                     credentials.username or "", credentials.password or "", client_address())
     except signin.Throttled as exc:
@@ -93,7 +81,7 @@ def api_user() -> User | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-        with _db().sessions() as session:
+        with current_db().sessions() as session:
             token = session.scalar(sa.select(ApiToken).where(ApiToken.token_sha256 == digest))
             if token is not None and (token.expires_at is None or token.expires_at > utcnow()):
                 user = session.get(User, token.user_id)
@@ -107,7 +95,7 @@ def api_user() -> User | None:
     return user
 
 
-def require_api_role(roles: set[str]):
+def require_api_role(roles: frozenset[str]):
     from flask_smorest import abort as api_abort
 
     def decorator(fn):
@@ -116,20 +104,20 @@ def require_api_role(roles: set[str]):
             user = api_user()
             if user is None:
                 api_abort(401, message="authentication required (HTTP Basic or Bearer token)")
-            if user.role not in roles:
+            if not may(user.role, roles):
                 api_abort(403, message=f"role {user.role!r} may not do this")
             return fn(*args, **kwargs)
         return wrapper
     return decorator
 
 
-def require_role(roles: set[str]):
+def require_role(roles: frozenset[str]):
     def decorator(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if current_user.role not in roles:
+            if not may(current_user.role, roles):
                 abort(403)
             return fn(*args, **kwargs)
         return wrapper

@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from shared.db import Database, utcnow
-from services.decision.models import Clause, CriteriaVersion
+from services.decision.criteria.models import Clause, CriteriaVersion
 
 STARTER_VERSION = "2025.1"
 # Development data only (backdate=True): 2025-04-01 00:00 JST, when the Act came into force.
