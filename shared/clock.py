@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from shared.settings import env, env_int
+from shared.settings import env, env_float, env_int
 
 UTC = dt.timezone.utc
 
@@ -23,6 +23,12 @@ def legal_zone() -> ZoneInfo:
 def notice_days() -> int:
     """§25(1) with ordinance §16: 7 days."""
     return env_int("MODQ_S25_NOTICE_DAYS", 7)
+
+
+def warning_window() -> dt.timedelta:
+    """How long before a §25 deadline a request still owed a notice counts as near it: the
+    notifier raises its alert then, and the decision queue puts the case first and marks it."""
+    return dt.timedelta(hours=env_float("MODQ_S25_WARNING_HOURS", 24.0))
 
 
 def inquiry_days(request_type: str = "ordinary") -> int:

@@ -155,6 +155,9 @@ class DecisionRecordedV1(Schema):
     suspension_until = fields.String(allow_none=True, load_default=None)
     delay_item = fields.String(allow_none=True, load_default=None)  # §25(2) item i / ii / iii
     inquiry_days = fields.Integer(allow_none=True, load_default=None)
+    # poster_inquiry only: the id the INQ notice is issued under (the decision service owns it and
+    # matches the delivery receipt and the poster's reply by it).
+    inquiry_notice_id = fields.String(allow_none=True, load_default=None)
     decided_at = fields.String(required=True)
     decided_by = fields.String(required=True)  # pseudonymous moderator id
     decided_by_role = fields.String(load_default="moderator")

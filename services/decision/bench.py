@@ -18,6 +18,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from shared import clock
 from shared.db import Database, utcnow
 from shared.settings import ServiceSettings
 from shared.runtime import Runtime
@@ -68,7 +69,8 @@ def case_rows(count: int, now: dt.datetime, seed: int = 7):
         reporters = rng.randint(1, 12)
         created = now - dt.timedelta(minutes=rng.randint(0, 60 * 24 * 30))
         priority = domain.compute_priority(score=score, categories=categories, reporter_count=reporters,
-                                           has_request=has_request, next_deadline_at=deadline, now=now)
+                                           has_request=has_request, next_deadline_at=deadline, now=now,
+                                           warning=clock.warning_window())
         case_id = str(uuid.UUID(int=rng.getrandbits(128)))
         post = {"id": f"p-{n}", "url": f"https://sns.example.jp/posts/{n}", "author_id": f"u-{n % 20000}",
                 "text": f"ベンチマーク用の投稿 {n}：" + "あいうえお" * rng.randint(2, 20),
@@ -76,7 +78,7 @@ def case_rows(count: int, now: dt.datetime, seed: int = 7):
         yield (case_id, f"p-{n}", f"u-{n % 20000}", json.dumps(post, ensure_ascii=False), "open", priority, score,
                domain.top_category(categories), json.dumps(categories), "bench-1", reporters, reporters,
                int(has_request), deadline, json.dumps([category]), rng.random() < 0.01,
-               domain.is_near_deadline(deadline, now), 1, created, now)
+               domain.is_near_deadline(deadline, now, clock.warning_window()), 1, created, now)
 
 
 def load_cases(url: str, count: int) -> float:

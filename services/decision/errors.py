@@ -10,3 +10,11 @@ class DecisionRefused(ValueError):
         self.message = message
         self.field = field
         self.status = status
+
+
+def get_or_refuse(session, model, key, message: str, field: str | None = None):
+    """The row of ``model`` with primary key ``key``; a 404 refusal with ``message`` if there is none."""
+    row = session.get(model, key)
+    if row is None:
+        raise DecisionRefused(message, field, status=404)
+    return row

@@ -10,11 +10,6 @@ from shared.settings import DEV_NOTIFIER_API_TOKEN, env, env_float, env_int, sec
 DEV_API_TOKEN = DEV_NOTIFIER_API_TOKEN
 
 
-def warning_window() -> dt.timedelta:
-    """How long before a §25 deadline an open request without N1/N2/N3 raises an alert."""
-    return dt.timedelta(hours=env_float("MODQ_S25_WARNING_HOURS", 24.0))
-
-
 def similar_notice_days() -> int:
     """§27(ii): a poster told within this many days about a measure under the same clause
     needs no second notice for the same kind of measure. 0 turns the exception off."""

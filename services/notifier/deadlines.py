@@ -1,7 +1,7 @@
 """The §25 clock: every deletion request must have had N1/N2 or an N3 before its deadline.
 
 A periodic job (MODQ_CLOCK_CHECK_SECONDS) looks at every open request: once it is within
-the warning window (MODQ_S25_WARNING_HOURS, 24 h) with neither a final nor an interim
+the warning window (shared.clock.warning_window: MODQ_S25_WARNING_HOURS, 24 h) with neither a final nor an interim
 notice, a ``s25_deadline_near`` alert goes out (once); if the deadline passes with neither,
 a ``s25_deadline_overdue`` alert (once). Gauges show how many are in each state now.
 Repeat requests under the §25(1) proviso owe no notice and are not watched.
@@ -15,7 +15,6 @@ from prometheus_client import Counter, Gauge
 
 from shared import clock
 from shared.db import Database, utcnow
-from services.notifier import config
 from services.notifier.issuing import raise_alert
 from services.notifier.models import TrackedRequest
 
@@ -36,7 +35,7 @@ def check_deadlines(db: Database, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     raised = 0
     with db.unit_of_work() as uow:
-        due = open_requests_due_by(uow.session, now + config.warning_window())
+        due = open_requests_due_by(uow.session, now + clock.warning_window())
         overdue = [r for r in due if r.deadline_at < now]
         NEAR_DEADLINE.set(len(due) - len(overdue))
         OVERDUE.set(len(overdue))

@@ -195,7 +195,10 @@ def _inquiry(session: Session, d: dict, now: dt.datetime) -> None:
     first = next((r for r in refs if not r.get("is_repeat")), refs[0] if refs else {})
     request_type = _inquiry_request_type(refs)
     days = d.get("inquiry_days") or clock.inquiry_days(request_type)
-    issue(session, notice_type="INQ", notice_id=stable_id("notice", "INQ", d["decision_id"]), case_id=d["case_id"],
+    # The decision service names the INQ (it tracks the inquiry under that id); events recorded
+    # before it carried the id get the id it derived then.
+    notice_id = d.get("inquiry_notice_id") or stable_id("notice", "INQ", d["decision_id"])
+    issue(session, notice_type="INQ", notice_id=notice_id, case_id=d["case_id"],
           recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={
               "post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_text": d["post"]["text"],
               "basis": "request" if refs else "report",

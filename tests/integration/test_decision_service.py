@@ -97,7 +97,7 @@ def test_near_deadline_case_rises_to_the_top(decision):
     with decision.db.sessions() as s:
         order = [c.id for c in case_service.queue(s)]
         assert order[0] == "urgent"
-        assert s.get(Case, "urgent").deadline_alert is True
+        assert [c.id for c in case_service.queue(s, near_deadline=True)] == ["urgent"]
 
 
 def test_decision_resolves_every_report_and_emits_one_event(decision):

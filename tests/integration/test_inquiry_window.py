@@ -71,7 +71,10 @@ def test_mixed_requests_get_seven_days_and_an_early_objection_counts(decision):
     decision_id = ask_poster(decision, "c-mixed")
     assert decision_event(decision, decision_id)["inquiry_days"] == 7
     with decision.db.sessions() as s:
-        assert s.get(PosterInquiry, decision_id).request_type == "ordinary"
+        inquiry = s.get(PosterInquiry, decision_id)
+        assert inquiry.request_type == "ordinary"
+        # The decision service names the INQ notice and tells the notifier (one owner of the id).
+        assert decision_event(decision, decision_id)["inquiry_notice_id"] == inquiry.notice_id
     delivered_at = dt.datetime(2025, 6, 2, 10, 0, tzinfo=JST)
     # The objection on day 3 reaches the decision service before the delivery event does.
     with decision.db.unit_of_work() as uow:

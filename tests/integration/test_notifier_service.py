@@ -114,6 +114,13 @@ def test_interim_notice_then_final(notifier):
     assert sorted(n.notice_type for n in all_notices) == ["ACK", "INQ", "N1", "N3", "N4"]
 
 
+def test_the_inq_notice_takes_the_id_the_decision_service_gave_it(notifier):
+    feed(notifier, decision_event([], action="poster_inquiry", clause=None, facts="確認中",
+                                  inquiry_notice_id="inq-named-by-decision"))
+    by_type, _ = notices(notifier)
+    assert by_type["INQ"].notice_id == "inq-named-by-decision"
+
+
 def test_english_locale_gets_english_alongside(notifier):
     req = request_event(locale="en")
     feed(notifier, req)

@@ -16,7 +16,7 @@ import hmac
 
 from shared import clock
 from shared.settings import env
-from services.decision.audit.records import RESTRICTIVE
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 
 EEA = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IS", "IT", "LI",
        "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK")
@@ -50,7 +50,7 @@ def territorial_scope() -> list[str]:
 
 def statement(record: dict, secret: str, clause_categories: dict[str, str] | None = None) -> dict | None:
     """The statement of reasons for one decision record, or None when it is not a measure in the EEA."""
-    if record["measure"] not in RESTRICTIVE or (record["scope"] or {}).get("visibility") == "japan_only":
+    if record["measure"] not in RESTRICTIVE_MEASURES or (record["scope"] or {}).get("visibility") == "japan_only":
         return None
     category = (clause_categories or {}).get((record["clause"] or {}).get("id"))
     out = {

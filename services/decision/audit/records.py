@@ -1,8 +1,9 @@
 """Decision records: one self-contained record per decision, read in chunks.
 
 A record carries everything the decision was made on (the clause as published then, the model
-and its score, who decided under a pseudonym, the route, the requests it answered) and the
-notices that follow from it. The auditors' export, the §28 report and the DSA statements are
+and its score, who decided under a pseudonym, the route, the requests it answered). Which notices
+followed is the notifier's record (it owns the §25/§27 rules and their exceptions); a record names
+none. The auditors' export, the §28 report and the DSA statements are
 all built from these records, so they cannot disagree.
 
 The requests a decision answered are read from its audit entry (``decision.*`` lists the report
@@ -29,7 +30,6 @@ from services.decision.decisions.domain import STEPS
 from services.decision.decisions.models import Decision
 from services.decision.users.models import User
 
-RESTRICTIVE = ("remove", "hide", "suspend_account")
 ROUTES = ("request", "report", "own_detection")
 STEP_EVENTS = tuple(f"decision.{step}" for step in STEPS)
 CHUNK = 500
@@ -175,7 +175,9 @@ def build_record(row, context: ChunkContext) -> dict:
         "reports_answered": len(answered),
         "trusted_flagger_notice": any((r.reporter or {}).get("trusted_flagger") for r in answered),
         "requests": [_request_facts(r, interim) for r in requests],
-        "notices": derived_notices(d, requests, interim),
+        # Which notices a decision led to is the notifier's to say (GET /v1/notices?decision_id=…
+        # there): it owns the §25/§27 rules and their exceptions. Repeats are the requests' own fact.
+        "repeat_requests": sum(r.is_repeat for r in requests),
         "time_to_decision_seconds": _time_to_decision(d, answered),
     }
 
@@ -196,24 +198,6 @@ def _request_facts(report: CaseReport, interim: set[str]) -> dict:
             "interim_notice_before": report.report_id in interim}
 
 
-def derived_notices(d: Decision, requests: list[CaseReport], interim: set[str]) -> dict:
-    """The notices this decision leads to under §25 and §27, as the notifier derives them.
-
-    Repeat requests by the same requester get none (§25(1) proviso); an N3 goes once per
-    request; a reversal answers no request (the requests already had their final notice)."""
-    fresh = [r for r in requests if not r.is_repeat]
-    requester: dict[str, int] = {}
-    if d.final and d.action != "reversal" and fresh:
-        requester["N2" if d.measure == "no_action" else "N1"] = len(fresh)
-    elif d.action in STEPS:
-        first_delay = [r for r in fresh if r.report_id not in interim]
-        if first_delay:
-            requester["N3"] = len(first_delay)
-    poster = "N4" if d.measure in RESTRICTIVE else ("INQ" if d.action == "poster_inquiry" else None)
-    return {"derived": True, "requester": requester, "not_sent_repeat_requests": len(requests) - len(fresh),
-            "poster": poster}
-
-
 def _time_to_decision(d: Decision, answered: list[CaseReport]) -> float | None:
     if not d.final or d.action == "reversal" or not answered:
         return None
@@ -227,14 +211,12 @@ CSV_COLUMNS = (
     "clause_title", "clause_text", "clause_published_at", "exception_code", "reason", "facts", "scope",
     "suspension_until", "suspension_permanent", "delay_item", "decided_by_role", "decided_by_pseudonym",
     "specialist_reviewed", "ai_assisted", "model_version", "score", "reverses", "reversed_by", "post_id",
-    "reports_answered", "requests", "repeat_requests", "notice_requester", "notice_poster",
-    "time_to_decision_seconds",
+    "reports_answered", "requests", "repeat_requests", "time_to_decision_seconds",
 )
 
 
 def csv_row(record: dict) -> list:
     clause = record["clause"] or {}
-    notices = record["notices"]
     values = {
         **{k: record[k] for k in ("decision_id", "case_id", "decided_at", "action", "final", "measure", "route",
                                   "exception_code", "reason", "facts", "suspension_until", "suspension_permanent",
@@ -246,9 +228,7 @@ def csv_row(record: dict) -> list:
         "decided_by_role": record["decided_by"]["role"], "decided_by_pseudonym": record["decided_by"]["pseudonym"],
         "ai_assisted": record["ai"]["assisted"], "model_version": record["ai"]["model_version"],
         "score": record["ai"]["score"], "post_id": record["post"]["id"], "requests": len(record["requests"]),
-        "repeat_requests": notices["not_sent_repeat_requests"],
-        "notice_requester": " ".join(f"{k}:{v}" for k, v in sorted(notices["requester"].items())),
-        "notice_poster": notices["poster"],
+        "repeat_requests": record["repeat_requests"],
     }
     return [spreadsheet_safe(values[c]) for c in CSV_COLUMNS]
 

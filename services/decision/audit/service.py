@@ -2,8 +2,8 @@
 
 A poster contests a measure (through the API or the ``modq.appeals`` topic); a moderator other
 than the one who decided reviews it. Upholding changes nothing but the appeal. Reversing records
-a new decision (action ``reversal``, ``reverses`` = the original) through the same audit log
-and outbox as every decision, so the original decision and the notices already sent stay
+a new decision (action ``reversal``, ``reverses`` = the original) through the function that owns
+every decision's side effects (decisions/service.py, ``take_effect``), so the original decision and the notices already sent stay
 exactly as they were (law.md, edge case 7).
 """
 from __future__ import annotations
@@ -17,16 +17,16 @@ from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import Database, utcnow
-from shared.events import APPEAL_SUBMITTED, DECISION_RECORDED, Envelope
-from shared.outbox import claim_inbox, stage
-from services.decision.audit.models import APPEAL_OUTCOMES, Appeal
-from services.decision.audit.records import RESTRICTIVE
+from shared.events import APPEAL_SUBMITTED, Envelope
+from shared.outbox import claim_inbox
 from services.decision.audit.chain import append_audit
-from services.decision.cases.models import Case, CaseReport
+from services.decision.audit.models import APPEAL_OUTCOMES, Appeal
+from services.decision.cases.models import Case
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.decisions.models import Decision
-from services.decision.decisions.service import decision_event
-from services.decision.errors import DecisionRefused
-from services.decision.models import Inbox, Outbox
+from services.decision.decisions.service import record_reversal
+from services.decision.errors import DecisionRefused, get_or_refuse
+from services.decision.models import Inbox
 from services.decision.users.models import User
 from services.decision.users.roles import CAN_DECIDE, may
 
@@ -62,10 +62,8 @@ def file_appeal(session: Session, *, decision_id: str, appellant_id: str, reason
 
 
 def _appealable(session: Session, decision_id: str, appellant_id: str) -> Decision:
-    decision = session.get(Decision, decision_id)
-    if decision is None:
-        raise DecisionRefused("決定が見つかりません（decision not found）", "decision_id", status=404)
-    if decision.measure not in RESTRICTIVE:
+    decision = get_or_refuse(session, Decision, decision_id, "決定が見つかりません（decision not found）", "decision_id")
+    if decision.measure not in RESTRICTIVE_MEASURES:
         raise DecisionRefused("異議を申し立てられるのは措置（削除・非表示・アカウント停止）だけです"
                               "（only measures can be appealed）", "decision_id", status=422)
     case = session.get(Case, decision.case_id)
@@ -109,9 +107,7 @@ def review_appeal(db: Database, appeal_id: str, reviewer: User, *, outcome: str,
     _check_review_input(reviewer, outcome, reason)
     with db.unit_of_work() as uow:
         session = uow.session
-        appeal = session.get(Appeal, appeal_id)
-        if appeal is None:
-            raise DecisionRefused("異議申立てが見つかりません（appeal not found）", status=404)
+        appeal = get_or_refuse(session, Appeal, appeal_id, "異議申立てが見つかりません（appeal not found）")
         if appeal.status != "open":
             raise DecisionRefused("この異議申立ては審査済みです（already reviewed）", status=409)
         original = session.get(Decision, appeal.decision_id)
@@ -136,28 +132,6 @@ def _check_review_input(reviewer: User, outcome: str, reason: str) -> None:
         raise DecisionRefused(f"outcome は {' / '.join(APPEAL_OUTCOMES)} のいずれかです", "outcome")
     if not (reason or "").strip():
         raise DecisionRefused("理由を入力してください（reason is required）", "reason")
-
-
-def record_reversal(session: Session, original: Decision, reviewer: User, reason: str, now: dt.datetime) -> Decision:
-    """A new decision that lifts ``original``; it goes out as ``decision.recorded`` like any other."""
-    case = session.get(Case, original.case_id)
-    reversal = Decision(
-        id=str(uuid.uuid4()), case_id=original.case_id, action="reversal", final=True, measure=None,
-        reason=reason.strip(), facts=f"異議申立てにより決定 {original.id} の措置（{original.measure}）を取り消し",
-        scope=original.scope or {}, decided_by=reviewer.id, decided_by_role=reviewer.role,
-        specialist_reviewed=reviewer.role == "specialist", ai_assisted=False, reverses=original.id, decided_at=now)
-    session.add(reversal)
-    session.flush()
-    # The requests the original answered travel along so that their requesters are told the
-    # measure was lifted (they were told it was taken); none of them is answered again.
-    answered = session.scalars(sa.select(CaseReport).where(CaseReport.resolved_by == original.id,
-                                                           CaseReport.treated_as == "deletion_request")).all()
-    event = decision_event(session, case, reversal, list(answered), reviewer)
-    stage(session, Outbox, event, DECISION_RECORDED.topic, key=case.id)
-    append_audit(session, case_id=case.id, event_type="decision.reversal", actor=reviewer.pseudonym,
-                         payload={"decision_id": reversal.id, "reverses": original.id, "reason": reversal.reason,
-                                  "scope": reversal.scope, "requests": []}, at=now)
-    return reversal
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from shared.settings import env
 from services.decision.cases.domain import OWN_DETECTION_REPORTER
 from services.decision.audit import notice_figures, periods
 from services.decision.audit.models import Appeal
-from services.decision.audit.records import RESTRICTIVE, ROUTES, RecordFilter, iter_records
+from services.decision.audit.records import ROUTES, RecordFilter, iter_records
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.cases.models import CaseReport
 from services.decision.decisions.models import Decision
 
@@ -170,7 +171,7 @@ class DecisionTally:
         self.finals_with_ai += record["ai"]["assisted"]
         if record["time_to_decision_seconds"] is not None:
             self.durations.append(record["time_to_decision_seconds"] / HOUR)
-        if record["measure"] not in RESTRICTIVE:
+        if record["measure"] not in RESTRICTIVE_MEASURES:
             month["no_action"] += 1
             self.not_taken[record["route"]] += 1
             return

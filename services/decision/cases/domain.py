@@ -9,7 +9,7 @@ A case's priority is a number from 0 to 100 (higher first), the sum of:
 * up to 10 for the number of distinct reporters (logarithmic: 1 → 2, 32+ → 10);
 * 10 when a §22 deletion request is waiting;
 * up to 25 for the §25 clock: 25 when the earliest deadline still owed a notice is within
-  the warning window (default 24 h) or past, falling linearly to 0 at 7 days left;
+  the warning window (shared.clock.warning_window, 24 h by default, the notifier's too) or past, falling linearly to 0 at 7 days left;
 * 20 for a credible threat of violence (the classifier gives "threat" at least 0.8);
   the sum is capped at 100.
 
@@ -35,9 +35,6 @@ SEVERITY = {
 # A report.received event without a reporter is the operator's own detection (§28 route).
 OWN_DETECTION_REPORTER = {"id": "system:own_detection"}
 
-# How long before a §25 deadline a case counts as near it (at risk) in the queue.
-WARNING_WINDOW = dt.timedelta(hours=24)
-
 
 def top_category(categories: dict | None) -> str | None:
     if not categories:
@@ -48,8 +45,7 @@ def top_category(categories: dict | None) -> str | None:
     return max(candidates, key=candidates.get)
 
 
-def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime, warning: dt.timedelta) -> float:
     if next_deadline_at is None:
         return 0.0
     left = next_deadline_at - now
@@ -67,7 +63,7 @@ THREAT_LIFT = 20.0
 
 def priority_parts(*, score: float | None, categories: dict | None, reporter_count: int,
                    has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
-                   warning: dt.timedelta = dt.timedelta(hours=24)) -> dict[str, float]:
+                   warning: dt.timedelta) -> dict[str, float]:
     """Each term of a case's priority (see the module's docstring), so the queue can say why."""
     category = top_category(categories)
     severity = SEVERITY.get(category, 0.5) * (categories or {}).get(category, 0.0) if category else 0.0
@@ -86,15 +82,14 @@ def priority_parts(*, score: float | None, categories: dict | None, reporter_cou
 
 def compute_priority(*, score: float | None, categories: dict | None, reporter_count: int,
                      has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> float:
+                     warning: dt.timedelta) -> float:
     parts = priority_parts(score=score, categories=categories, reporter_count=reporter_count,
                            has_request=has_request, next_deadline_at=next_deadline_at, now=now, warning=warning)
     value = sum(v for k, v in parts.items() if k != "at_risk")
     return round(min(100.0, value) + parts["at_risk"], 3)
 
 
-def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta = dt.timedelta(hours=24)) -> bool:
+def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime, warning: dt.timedelta) -> bool:
     return next_deadline_at is not None and next_deadline_at - now <= warning
 
 

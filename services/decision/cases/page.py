@@ -8,6 +8,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared import clock
+
 from services.decision import labels
 from services.decision.audit.models import AuditEvent
 from services.decision.cases import domain, queue_view, service
@@ -75,7 +77,7 @@ def case_context(session: Session, case: Case, viewer_id: int, now: dt.datetime)
         "replies": session.scalars(sa.select(PosterReply).where(PosterReply.case_id == case.id)
                                    .order_by(PosterReply.received_at)).all(),
         "ready": service.is_ready_to_decide(case, now),
-        "is_near": domain.is_near_deadline(case.next_deadline_at, now),
+        "is_near": domain.is_near_deadline(case.next_deadline_at, now, clock.warning_window()),
         "holder": queue_view.display_name(holder) if holder else None,
         "held_by_me": holder is not None and holder.id == viewer_id,
         "notes": [{"note": n, "author": queue_view.display_name(u)} for n, u in casework.notes_of(session, case.id)],

@@ -15,7 +15,6 @@ from shared.outbox import claim_inbox
 from shared.parking import resolve_pending, take_waiting
 from services.decision.audit.chain import append_audit
 from services.decision.cases import domain
-from services.decision.cases.domain import WARNING_WINDOW
 from services.decision.cases.models import Case, CaseReport
 from services.decision.models import Inbox, ParkedEvent
 
@@ -73,8 +72,7 @@ def _reprioritise(case: Case, now: dt.datetime) -> None:
     case.priority = domain.compute_priority(
         score=case.score, categories=case.categories, reporter_count=case.reporter_count,
         has_request=waiting, next_deadline_at=case.next_deadline_at, now=now,
-        warning=WARNING_WINDOW) if case.status == "open" else 0.0
-    case.deadline_alert = case.status == "open" and domain.is_near_deadline(case.next_deadline_at, now, WARNING_WINDOW)
+        warning=clock.warning_window()) if case.status == "open" else 0.0
     case.updated_at = now
 
 

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from shared import clock
+
 from services.decision.cases import domain
-from services.decision.cases.domain import WARNING_WINDOW
 from services.decision.cases.models import Case, CaseReport
 from services.decision.casework import service as casework
 from services.decision.inquiries.models import PosterInquiry
@@ -32,7 +33,7 @@ def priority_breakdown(case: Case, now: dt.datetime) -> list[tuple[str, float]]:
     """The terms of the case's priority that count, largest first (domain.priority_parts)."""
     parts = domain.priority_parts(score=case.score, categories=case.categories, reporter_count=case.reporter_count,
                                   has_request=case.next_deadline_at is not None,
-                                  next_deadline_at=case.next_deadline_at, now=now, warning=WARNING_WINDOW)
+                                  next_deadline_at=case.next_deadline_at, now=now, warning=clock.warning_window())
     return [(str(PART_LABELS[k]), v) for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v > 0]
 
 
@@ -127,7 +128,7 @@ def urgent_since(session: Session, since: dt.datetime, now: dt.datetime) -> list
     for case in candidates:
         parts = domain.priority_parts(score=case.score, categories=case.categories,
                                       reporter_count=case.reporter_count, has_request=case.next_deadline_at is not None,
-                                      next_deadline_at=case.next_deadline_at, now=now, warning=WARNING_WINDOW)
+                                      next_deadline_at=case.next_deadline_at, now=now, warning=clock.warning_window())
         if parts["at_risk"] or parts["threat"]:
             urgent.append(case)
     return urgent[:URGENT_LIMIT]

@@ -21,7 +21,7 @@ from shared.db import Database, utcnow
 from shared.settings import env_int
 from services.decision.audit.chain import append_audit
 from services.decision.cases.models import Case, CaseReport, LegalHold
-from services.decision.errors import DecisionRefused
+from services.decision.errors import DecisionRefused, get_or_refuse
 from services.decision.inquiries.models import PosterReply
 from services.decision.users.models import WebSession
 
@@ -50,8 +50,7 @@ def post_period() -> dt.timedelta | None:
 def place_hold(session: Session, case_id: str, *, basis: str, reference: str | None, by: str,
                now: dt.datetime | None = None) -> LegalHold:
     now = now or utcnow()
-    if session.get(Case, case_id) is None:
-        raise DecisionRefused("案件が見つかりません（case not found）", "case_id", status=404)
+    get_or_refuse(session, Case, case_id, "案件が見つかりません（case not found）", "case_id")
     if basis not in HOLD_BASES:
         raise DecisionRefused(f"保全の根拠は {', '.join(HOLD_BASES)} のいずれかです（basis）", "basis")
     hold = LegalHold(id=str(uuid.uuid4()), case_id=case_id, basis=basis, reference=(reference or "").strip() or None,
@@ -65,9 +64,7 @@ def place_hold(session: Session, case_id: str, *, basis: str, reference: str | N
 
 def lift_hold(session: Session, hold_id: str, *, reason: str, by: str, now: dt.datetime | None = None) -> LegalHold:
     now = now or utcnow()
-    hold = session.get(LegalHold, hold_id)
-    if hold is None:
-        raise DecisionRefused("保全が見つかりません（hold not found）", "hold_id", status=404)
+    hold = get_or_refuse(session, LegalHold, hold_id, "保全が見つかりません（hold not found）", "hold_id")
     if hold.lifted_at is not None:
         raise DecisionRefused("この保全は解除済みです（already lifted）", "hold_id", status=409)
     if not (reason or "").strip():

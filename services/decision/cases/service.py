@@ -7,9 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from shared import clock
 from shared.db import Database, utcnow
 from services.decision.audit.chain import append_audit
-from services.decision.cases.domain import WARNING_WINDOW
 from services.decision.cases.models import Case
 from services.decision.errors import DecisionRefused
 from services.decision.users.models import User
@@ -35,7 +35,7 @@ def queue(session: Session, *, status: str = "open", kind: str | None = None, ca
     if category:
         query = query.where(Case.top_category == category)
     if near_deadline:
-        query = query.where(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + WARNING_WINDOW)
+        query = query.where(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + clock.warning_window())
     if claimed_by is not None:
         query = query.where(Case.claimed_by == claimed_by)
     if view == "specialist":
@@ -80,7 +80,7 @@ def forget_cached_counts() -> None:
 
 
 def queue_counts_query(now: dt.datetime) -> sa.Select:
-    near = sa.and_(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + WARNING_WINDOW)
+    near = sa.and_(Case.next_deadline_at.is_not(None), Case.next_deadline_at <= now + clock.warning_window())
     ready = sa.and_(Case.ready_to_decide_at.is_not(None), Case.ready_to_decide_at <= now)
     return sa.select(
         sa.func.count(),

@@ -11,7 +11,6 @@ from shared.db import utcnow
 from shared.web import ApiBlueprint, json_error
 from services.decision import labels
 from services.decision.cases import domain, page, queue_view, service
-from services.decision.cases.domain import is_near_deadline
 from services.decision.cases.models import Case
 from services.decision.cases.schemas import CaseListSchema, CaseQuerySchema
 from services.decision.casework import service as casework
@@ -29,6 +28,7 @@ blp = ApiBlueprint("cases_api", __name__, url_prefix="/v1", description="The mod
 @require_role(CAN_READ_QUEUE)
 def queue_page():
     now, args, me = utcnow(), request.args, int(current_user.id)
+    warning = clock.warning_window()
     kind = args.get("kind") if args.get("kind") in ("report", "deletion_request") else None
     category, near, mine = args.get("category") or None, args.get("near_deadline") == "1", args.get("mine") == "1"
     view = args.get("view") if args.get("view") in service.QUEUE_VIEWS else None
@@ -44,7 +44,8 @@ def queue_page():
                            near=near, mine=mine, view=view, q=args.get("q", ""), waiting=args.get("waiting") == "1",
                            categories=list(domain.SEVERITY), holders=holders, saved=saved, assigned=assigned,
                            assigned_me=args.get("assigned") == "me", filter_query=casework.filter_query(args),
-                           poll_seconds=_poll_seconds(args), qv=queue_view, is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now),
+                           poll_seconds=_poll_seconds(args), qv=queue_view,
+                           is_near=lambda c: domain.is_near_deadline(c.next_deadline_at, now, warning),
                            is_ready=lambda c: service.is_ready_to_decide(c, now))
 
 
@@ -145,7 +146,8 @@ def case_summary(case, now) -> dict:
         "model_version": case.model_version, "reporter_count": case.reporter_count,
         "report_count": case.report_count, "request_count": case.request_count,
         "next_deadline_at": clock.to_jst_iso(case.next_deadline_at) if case.next_deadline_at else None,
-        "near_deadline": is_near_deadline(case.next_deadline_at, now), "notice_blocked": case.notice_blocked,
+        "near_deadline": domain.is_near_deadline(case.next_deadline_at, now, clock.warning_window()),
+        "notice_blocked": case.notice_blocked,
         "claimed_by": str(case.claimed_by) if case.claimed_by else None, "version": case.version,
         "created_at": clock.to_jst_iso(case.created_at),
         "ready_to_decide": service.is_ready_to_decide(case, now),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from shared import clock
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.errors import DecisionRefused
 
 # A bound for SQL pre-filters only; the §26 count itself is shared.clock.criteria_in_force_from.
@@ -26,7 +27,7 @@ def clean_clause(clause_id: str, fields: dict) -> dict:
     routes, measures = list(fields.get("routes") or []), list(fields.get("measures") or [])
     if not routes or not set(routes) <= set(CLAUSE_ROUTES):
         raise DecisionRefused(f"対象となる経路を1つ以上選んでください（routes ⊆ {CLAUSE_ROUTES}）", "routes")
-    allowed = ("remove", "hide", "suspend_account")
+    allowed = RESTRICTIVE_MEASURES
     if not measures or not set(measures) <= set(allowed):
         raise DecisionRefused(f"措置を1つ以上選んでください（measures ⊆ {allowed}）", "measures")
     covers_suspension = bool(fields.get("covers_suspension"))

@@ -12,7 +12,7 @@ from shared.db import utcnow
 from services.decision.audit.chain import append_audit
 from services.decision.criteria import amendments, domain
 from services.decision.criteria.models import Clause, CriteriaVersion
-from services.decision.errors import DecisionRefused
+from services.decision.errors import DecisionRefused, get_or_refuse
 
 
 def newest_version_in_force(session: Session, now: dt.datetime) -> CriteriaVersion | None:
@@ -95,9 +95,7 @@ def draft_criteria_version(session: Session, new_version: str, actor: str, note:
 
 
 def _draft(session: Session, version: str) -> CriteriaVersion:
-    draft = session.get(CriteriaVersion, version)
-    if draft is None:
-        raise DecisionRefused("版が見つかりません（version not found）", "version", status=404)
+    draft = get_or_refuse(session, CriteriaVersion, version, "版が見つかりません（version not found）", "version")
     if draft.status != "draft":
         raise DecisionRefused("公表済みの版は変更できません。新しい版を作成してください（published versions are frozen）",
                               "version", status=409)

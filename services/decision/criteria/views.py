@@ -13,6 +13,7 @@ from shared.web import ApiBlueprint
 from services.decision.criteria import amendments, domain, service
 from services.decision.criteria.models import Clause, CriteriaVersion
 from services.decision.criteria.schemas import CriteriaSchema
+from services.decision.decisions.domain import RESTRICTIVE_MEASURES
 from services.decision.errors import DecisionRefused
 from services.decision.pages import current_db, jst_filter
 from services.decision.users.auth import require_role
@@ -81,7 +82,7 @@ def criteria_edit(version):
             return render_template("error.html", message=_("版が見つかりません。")), 404
         clauses = _clauses(session, version)
     return render_template("criteria_edit.html", shown=shown, clauses=clauses, routes=domain.CLAUSE_ROUTES,
-                           measures=("remove", "hide", "suspend_account"),
+                           measures=RESTRICTIVE_MEASURES,
                            in_force_if_published_now=clock.criteria_in_force_from(now),
                            in_force_from=service.in_force_from)
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from services.decision.errors import DecisionRefused
 
-MEASURES = ("remove", "hide", "suspend_account", "no_action")
+# Measures that restrict the post or its author (§26 needs grounds for them; the poster may appeal).
+RESTRICTIVE_MEASURES = ("remove", "hide", "suspend_account")
+MEASURES = RESTRICTIVE_MEASURES + ("no_action",)
 STEPS = ("poster_inquiry", "refer_specialist", "delay_other")
 ACTIONS = MEASURES + STEPS
 
@@ -18,9 +20,8 @@ EXCEPTION_CODES = {
     "urgent_unforeseen": "緊急かつ予見できなかった類型の情報（§26 ただし書、基準を速やかに改定）",
 }
 
-# §25(2) items for an interim notice (N3)
-DELAY_ITEMS = {"i": "発信者への意見照会を行うため", "ii": "侵害情報調査専門員による調査を行うため",
-               "iii": "その他やむを得ない理由"}
+# The step a decision takes is the §25(2) item its interim notice (N3) names.
+DELAY_ITEM_OF_STEP = {"poster_inquiry": "i", "refer_specialist": "ii", "delay_other": "iii"}
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,7 @@ class DecisionInput:
     scope: dict | None = None
     suspension_until: dt.datetime | None = None
     suspension_permanent: bool = False
-    delay_item: str | None = None
     expected_version: int | None = None
-    reverses: str | None = None
     # A supervisor (or admin) may decide a case without holding its claim; the override is audited.
     override_claim: bool = False
     requester_reason: str | None = None  # told to requesters (N2, N3 item iii); ``reason`` stays internal
@@ -47,8 +46,7 @@ def validate_input(data: DecisionInput, now: dt.datetime) -> None:
         raise DecisionRefused(f"unknown action {data.action!r}", "measure")
     if not (data.reason or "").strip():
         raise DecisionRefused("理由を入力してください（reason is required）", "reason")
-    is_measure = data.action in ("remove", "hide", "suspend_account")
-    if is_measure and not data.clause_id and not data.exception_code:
+    if data.action in RESTRICTIVE_MEASURES and not data.clause_id and not data.exception_code:
         raise DecisionRefused("措置には公表済み基準の条項か例外コードが必要です（§26; clause_id or exception_code required）",
                               "clause_id")
     if data.exception_code and data.exception_code not in EXCEPTION_CODES:
@@ -66,9 +64,6 @@ def validate_input(data: DecisionInput, now: dt.datetime) -> None:
     if data.requester_reason is not None and len(data.requester_reason) > 5000:
         raise DecisionRefused("申出者への理由は5000文字以内です（requester_reason too long）", "requester_reason")
     validate_scope(data.scope)
-    if data.action == "delay_other":
-        if data.delay_item not in (None, "iii"):
-            raise DecisionRefused("delay_other is §25(2)(iii)", "delay_item")
 
 
 VISIBILITIES = ("japan_only",)

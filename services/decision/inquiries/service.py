@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def open_inquiry(session: Session, case: Case, decision: Decision, reports: list[CaseReport],
-                  now: dt.datetime) -> None:
-    """Track the inquiry the notifier is about to send (its INQ notice id is derived the same way),
-    so its delivery receipt and the poster's reply can be matched to it."""
+                 now: dt.datetime) -> None:
+    """Track the inquiry the notifier is about to send. Its INQ notice id is named here and
+    carried in ``decision.recorded``, so the delivery receipt and the poster's reply match it."""
     request_type = clock.inquiry_request_type(
         (r.request_type, r.right_infringed) for r in reports if r.treated_as == "deletion_request")
     session.add(PosterInquiry(decision_id=decision.id, case_id=case.id, notice_id=stable_id("notice", "INQ", decision.id),
