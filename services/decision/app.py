@@ -1,6 +1,7 @@
 """Decision service Flask app: the moderators' web view and the JSON API."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask, request, session
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     from services.decision.audit import public as audit_public
     from services.decision.audit import views as audit_views
     from services.decision.cases import views as case_views
+    from services.decision.casework import views as casework_views
     from services.decision.criteria import views as criteria_views
     from services.decision.decisions import views as decision_views
     from services.decision.inquiries import views as inquiry_views
@@ -72,7 +74,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     # Each concept's pages (one blueprint each) and its part of the JSON API.
     for blueprint in (pages.bp, user_views.bp, case_views.bp, decision_views.bp, criteria_views.bp,
-                      audit_public.bp):
+                      audit_public.bp, casework_views.bp):
         app.register_blueprint(blueprint)
     app.before_request(audit_public.redirect_browsers_to_the_public_page)
     smorest = Api(app)
@@ -84,10 +86,14 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         smorest.register_blueprint(api_blueprint)
     install_common(app, "decision", runtime.health_checks())
 
+    # Media previews on the case page load from the SNS's media host(s), and only from there.
+    media_origins = " ".join(o for o in os.environ.get("MODQ_MEDIA_ORIGINS", "").split() if o.startswith("https://"))
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+                                    f"default-src 'self'; img-src 'self' data: {media_origins}; style-src 'self'; "
+                                    "script-src 'self'".replace("  ", " "))
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 

@@ -10,9 +10,13 @@ from flask_wtf.csrf import CSRFError
 from shared import clock
 from shared.db import Database
 from shared.web import json_error, wants_json
+from services.decision import labels
 from services.decision.errors import DecisionRefused
 
 bp = Blueprint("web", __name__)
+bp.add_app_template_global(labels.category_label, "category_label")
+bp.add_app_template_global(labels.requester_standing, "standing")
+bp.add_app_template_global(tuple(labels.CATEGORY_LABELS), "category_names")
 
 
 def current_db() -> Database:

@@ -196,9 +196,13 @@ def test_stale_form_is_refused_with_a_clear_message(page, server, runtime):
     page.fill("textarea[name=reason]", "住所の晒し")
     feed(runtime, report("case-stale", POSTS["case-stale"][0], kind="report", reporter="late-reporter"))
     page.click("#decide-button")
-    expect(page).to_have_url(f"{server}/cases/case-stale")
+    # the page comes back (409) with the refusal and every input as typed, ready to resubmit
+    expect(page).to_have_url(f"{server}/cases/case-stale/decide")
     expect(page.locator(".flash.error")).to_contain_text("案件が更新されました")
     expect(page.locator("#case-status")).to_have_text("未対応")
+    expect(page.locator("input[name=measure][value=hide]")).to_be_checked()
+    expect(page.locator("#clause_id")).to_have_value("P-1")
+    expect(page.locator("textarea[name=reason]")).to_have_value("住所の晒し")
 
 
 def test_keyboard_shortcuts(page, server):

@@ -21,8 +21,8 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from shared.settings import REPO_ROOT  # noqa: E402
 from services.decision.criteria.seed import seed_starter_criteria  # noqa: E402
 from services.decision.users import service as user_service  # noqa: E402
-from tests.conftest import make_runtime  # noqa: E402
-from tests.integration import audit_scenario as scenario  # noqa: E402
+from tests.support.databases import make_runtime  # noqa: E402
+from tests.support import audit_scenario as scenario  # noqa: E402
 
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -27,7 +27,7 @@ PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/criteria", "/v1/
 PUBLIC_BY_SERVICE = {("decision", "/"): "only redirects to /queue, which is protected"}
 
 PATH_VALUES = {"case_id": "00000000-0000-0000-0000-000000000000", "appeal_id": "00000000-0000-0000-0000-000000000000",
-               "version": "2025.1", "filename": "modq.css"}
+               "version": "2025.1", "filename": "modq.css", "key": "D-1", "filter_id": "1"}
 
 # Decision endpoints and a role that must be refused there (auditors read but never write;
 # moderators do not audit). Every protected decision endpoint must be listed.
@@ -51,11 +51,21 @@ WRONG_ROLE = {
     ("POST", "/admin/criteria/<version>/publish"): "supervisor",
     ("GET", "/queue"): None,
     ("GET", "/queue/next"): "auditor",
+    ("GET", "/queue/urgent"): None,                  # every staff role may read the queue
     ("GET", "/cases/<case_id>"): None,
     ("POST", "/cases/<case_id>/claim"): "auditor",
     ("POST", "/cases/<case_id>/release"): "auditor",
     ("POST", "/cases/<case_id>/decide"): "auditor",
     ("POST", "/logout"): None,                       # any signed-in user may sign out
+    ("POST", "/cases/<case_id>/notes"): "auditor",
+    ("GET", "/cases/<case_id>/bulk"): "auditor",
+    ("POST", "/cases/<case_id>/bulk"): "auditor",
+    ("POST", "/cases/<case_id>/assign"): "moderator",  # supervisors and admins assign   # auditors read notes, never write them
+    ("GET", "/reason-templates"): "moderator",       # supervisors and admins edit the templates
+    ("POST", "/reason-templates/<key>"): "moderator",
+    ("POST", "/queue/filters"): None,                # each staff member's own saved filters
+    ("POST", "/queue/filters/<filter_id>/delete"): None,
+    ("POST", "/settings/media"): None,               # each staff member's own media setting
 }
 
 

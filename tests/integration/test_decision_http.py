@@ -277,12 +277,25 @@ def test_web_form_records_japan_only_and_partial_scope(decision, app):
     assert "日本国内のみ制限" in page and "m-1, m-2" in page
 
 
-def test_web_form_without_a_measure_flashes_instead_of_failing(decision, app):
+def test_web_form_without_a_measure_comes_back_with_the_input_instead_of_failing(decision, app):
     open_case(decision)
     client = signed_in(app, "moderator")
     claim(decision, "moderator")
-    response = client.post("/cases/case-1/decide", data={"reason": "x"}, follow_redirects=True)
-    assert response.status_code == 200 and "措置を選んでください" in response.get_data(as_text=True)
+    response = client.post("/cases/case-1/decide", data={"reason": "残しておく判断メモ", "facts": "投稿者向け"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "措置を選んでください" in page
+    assert "残しておく判断メモ</textarea>" in page and "投稿者向け</textarea>" in page
+
+
+def test_web_form_refusals_are_in_japanese_only(decision, app):
+    open_case(decision)
+    client = signed_in(app, "moderator")
+    claim(decision, "moderator")
+    response = client.post("/cases/case-1/decide", data={"measure": "remove", "reason": "x"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "措置には公表済み基準の条項か例外コードが必要です" in page
+    assert "clause_id or exception_code" not in page and "§26;" not in page
 
 
 # --- §26: the criteria catalogue ---------------------------------------------------------

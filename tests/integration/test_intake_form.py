@@ -261,7 +261,7 @@ def test_with_the_development_settings_a_form_request_joins_the_sns_case_on_the_
         sqlite_form_client, monkeypatch, tmp_path):
     """``make run`` (shared/devrun.py): the SNS's report on a post and a form request naming the
     post's URL are one case, not two."""
-    from shared.devrun import LocalSystem
+    from tools.devrun import LocalSystem
     from services.intake.views import EXAMPLE_REQUEST
 
     client, runtime = sqlite_form_client

@@ -9,7 +9,9 @@ A case's priority is a number from 0 to 100 (higher first), the sum of:
 * up to 10 for the number of distinct reporters (logarithmic: 1 → 2, 32+ → 10);
 * 10 when a §22 deletion request is waiting;
 * up to 25 for the §25 clock: 25 when the earliest deadline still owed a notice is within
-  the warning window (shared.clock.warning_window, 24 h by default, the notifier's too) or past, falling linearly to 0 at 7 days left.
+  the warning window (shared.clock.warning_window, 24 h by default, the notifier's too) or past, falling linearly to 0 at 7 days left;
+* 20 for a credible threat of violence (the classifier gives "threat" at least 0.8);
+  the sum is capped at 100.
 
 A case whose deadline is within the warning window (or past) and that has neither a decision
 nor an interim notice is *at risk*: 100 is added, so it sits above every case that is not,
@@ -53,16 +55,38 @@ def deadline_urgency(next_deadline_at: dt.datetime | None, now: dt.datetime, war
     return max(0.0, 1.0 - (left - warning) / span)
 
 
-def compute_priority(*, score: float | None, categories: dict | None, reporter_count: int,
-                     has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
-                     warning: dt.timedelta) -> float:
+# A credible threat of violence (the classifier is confident it is a threat) is lifted by this
+# much, so a single report of one outranks a much-reported insult: someone may be in danger.
+CREDIBLE_THREAT = 0.8
+THREAT_LIFT = 20.0
+
+
+def priority_parts(*, score: float | None, categories: dict | None, reporter_count: int,
+                   has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
+                   warning: dt.timedelta) -> dict[str, float]:
+    """Each term of a case's priority (see the module's docstring), so the queue can say why."""
     category = top_category(categories)
     severity = SEVERITY.get(category, 0.5) * (categories or {}).get(category, 0.0) if category else 0.0
     reporters = min(1.0, math.log2(1 + max(0, reporter_count)) / math.log2(33))
-    value = (40 * (score or 0.0) + 15 * min(1.0, severity / 0.9 if severity else 0.0) + 10 * reporters
-             + (10 if has_request else 0) + 25 * deadline_urgency(next_deadline_at, now, warning))
-    at_risk = 100.0 if is_near_deadline(next_deadline_at, now, warning) else 0.0
-    return round(min(100.0, value) + at_risk, 3)
+    credible_threat = category == "threat" and (categories or {}).get("threat", 0.0) >= CREDIBLE_THREAT
+    return {
+        "score": round(40 * (score or 0.0), 3),
+        "severity": round(15 * min(1.0, severity / 0.9 if severity else 0.0), 3),
+        "reporters": round(10 * reporters, 3),
+        "request": 10.0 if has_request else 0.0,
+        "deadline": round(25 * deadline_urgency(next_deadline_at, now, warning), 3),
+        "threat": THREAT_LIFT if credible_threat else 0.0,
+        "at_risk": 100.0 if is_near_deadline(next_deadline_at, now, warning) else 0.0,
+    }
+
+
+def compute_priority(*, score: float | None, categories: dict | None, reporter_count: int,
+                     has_request: bool, next_deadline_at: dt.datetime | None, now: dt.datetime,
+                     warning: dt.timedelta) -> float:
+    parts = priority_parts(score=score, categories=categories, reporter_count=reporter_count,
+                           has_request=has_request, next_deadline_at=next_deadline_at, now=now, warning=warning)
+    value = sum(v for k, v in parts.items() if k != "at_risk")
+    return round(min(100.0, value) + parts["at_risk"], 3)
 
 
 def is_near_deadline(next_deadline_at: dt.datetime | None, now: dt.datetime, warning: dt.timedelta) -> bool:

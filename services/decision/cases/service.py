@@ -22,11 +22,12 @@ QUEUE_VIEWS = ("specialist", "ready")
 
 def queue(session: Session, *, status: str = "open", kind: str | None = None, category: str | None = None,
           near_deadline: bool = False, claimed_by: int | None = None, view: str | None = None,
-          limit: int = 50, offset: int = 0, now: dt.datetime | None = None) -> list[Case]:
+          limit: int = 50, offset: int = 0, now: dt.datetime | None = None, where: tuple = ()) -> list[Case]:
     """Cases in queue order. ``view``: "specialist" (referred to a 専門員, §24/§25(2)(ii)) or
-    "ready" (the poster's reply window ended without objection, §3(2)(ii))."""
+    "ready" (the poster's reply window ended without objection, §3(2)(ii)); ``where``: further
+    conditions (the web view's search and its waiting-for-the-poster filter, cases/queue_view.py)."""
     now = now or utcnow()
-    query = sa.select(Case).where(Case.status == status)
+    query = sa.select(Case).where(Case.status == status, *where)
     if kind == "deletion_request":
         query = query.where(Case.request_count > 0)
     elif kind == "report":

@@ -1,15 +1,17 @@
 """Recording a decision: the case page's form and the JSON API."""
 from __future__ import annotations
 
-import datetime as dt
-
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.views import MethodView
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from shared import clock
+from shared.db import utcnow
 from shared.web import ApiBlueprint
+from services.decision import labels
+from services.decision.cases.models import Case, CaseReport
+from services.decision.decisions import form as decision_form
 from services.decision.decisions import service
 from services.decision.decisions.domain import DecisionInput
 from services.decision.decisions.schemas import DecisionInSchema, DecisionOutSchema
@@ -22,40 +24,31 @@ bp = Blueprint("decisions", __name__)
 blp = ApiBlueprint("decisions_api", __name__, url_prefix="/v1", description="Decisions on cases")
 
 
-def _form_datetime(value: str | None):
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise DecisionRefused("日時の形式が正しくありません（invalid date-time）", "suspension_until") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=clock.legal_zone())
-    return parsed.astimezone(dt.timezone.utc)
-
-
 @bp.post("/cases/<case_id>/decide")
 @require_role(CAN_DECIDE)
 def decide(case_id):
-    form = request.form
+    """A refused decision gives the page back with every input as typed and the reason in
+    Japanese; a recorded one says which notices it sets off, then goes to the queue or, with
+    「記録して次へ」, to the next case."""
+    from services.decision.cases.views import next_case_id, render_case_page
+
     try:
-        scope_items = [s.strip() for s in (form.get("scope_items") or "").replace("、", ",").split(",") if s.strip()]
-        if not form.get("measure"):
-            raise DecisionRefused(_("措置を選んでください。"), "measure")
-        data = DecisionInput(
-            action=form.get("measure", ""), reason=form.get("reason", ""), clause_id=form.get("clause_id") or None,
-            exception_code=form.get("exception_code") or None, facts=form.get("facts") or None,
-            requester_reason=form.get("requester_reason") or None,
-            scope={"items": scope_items, "visibility": form.get("visibility") or None},
-            suspension_until=_form_datetime(form.get("suspension_until")),
-            suspension_permanent=form.get("suspension_permanent") == "1",
-            expected_version=int(form["version"]) if (form.get("version") or "").isdigit() else None,
-            override_claim=form.get("override_claim") == "1")
-        service.record_decision(current_db(), case_id, current_user.user, data)
+        decision = service.record_decision(current_db(), case_id, current_user.user,
+                                           decision_form.decision_input(request.form))
     except DecisionRefused as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("cases.case_page", case_id=case_id))
-    flash(_("決定を記録しました。"))
+        status = exc.status if exc.status in (400, 403, 404, 409, 422) else 400
+        return render_case_page(case_id, form=request.form, status=status,
+                                error={"message": labels.japanese_message(exc.message, exc.field), "field": exc.field})
+    with current_db().sessions() as session:
+        case = session.get(Case, case_id)
+        reports = session.scalars(sa.select(CaseReport).where(CaseReport.case_id == case_id)).all()
+        notices = decision_form.notice_summary(decision, reports)
+        # the summary rides in the session cookie: a case with many requests is summed up
+        flash({"case_id": case_id, "action": decision.action, "post": ((case.post or {}).get("text") or "")[:60],
+               "notices": notices[:8], "more": max(0, len(notices) - 8)}, "decided")
+    next_id = next_case_id(utcnow()) if request.form.get("then") == "next" else None
+    if next_id:
+        return redirect(url_for("cases.case_page", case_id=next_id))
     return redirect(url_for("cases.queue_page"))
 
 

@@ -1,4 +1,4 @@
-// Keyboard shortcuts: j/k move in the queue, Enter opens, n next case, c claim, d decide, g criteria.
+// Keyboard shortcuts: j/k move in the queue, Enter opens, n next case, / search, c claim, d decide, g criteria.
 (function () {
   function typing(e) { var t = e.target.tagName; return t === "INPUT" || t === "TEXTAREA" || t === "SELECT"; }
   var rows = Array.prototype.slice.call(document.querySelectorAll("#queue tbody tr[data-href]"));
@@ -19,6 +19,7 @@
     else if (e.key === "c") { var c = document.getElementById("claim-form"); if (c) c.submit(); }
     else if (e.key === "d") { var d = document.querySelector("#decision-form input[name=measure]"); if (d) { d.focus(); e.preventDefault(); } }
     else if (e.key === "g") { window.location = "/criteria"; }
+    else if (e.key === "/") { var q = document.getElementById("search"); if (q) { q.focus(); e.preventDefault(); } }
   });
   // lets tests (and other scripts) know the shortcuts are live
   document.documentElement.dataset.shortcuts = "on";

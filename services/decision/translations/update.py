@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 SERVICE = Path(__file__).resolve().parent.parent
 PO = SERVICE / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
 
 
 def source_strings() -> list[str]:

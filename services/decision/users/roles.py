@@ -20,6 +20,9 @@ CAN_OVERRIDE_CLAIM = frozenset({"supervisor", "admin"})
 # The SNS back end's service account submits appeals for posters; admins may too.
 CAN_SUBMIT_APPEALS = frozenset({"sns", "admin"})
 CAN_READ_APPEALS = CAN_DECIDE | CAN_AUDIT
+# Supervisors lead the team: they write the reason templates and give cases to moderators.
+CAN_EDIT_TEMPLATES = frozenset({"supervisor", "admin"})
+CAN_ASSIGN = frozenset({"supervisor", "admin"})
 
 
 def may(role: str | None, rule: frozenset[str]) -> bool:

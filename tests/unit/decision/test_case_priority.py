@@ -47,8 +47,19 @@ def test_priority_parts_add_up():
     assert priority(has_request=True) == 10.0
     assert priority(reporter_count=32) == pytest.approx(10.0)
     assert priority(reporter_count=1) == pytest.approx(2.0, abs=0.02)  # logarithmic: 1 → about 2
-    assert priority(score=0.9, categories={"threat": 0.9}) == pytest.approx(36 + 15)
+    assert priority(score=0.9, categories={"insult": 0.9}) == pytest.approx(36 + 9)
+    assert priority(score=0.9, categories={"threat": 0.9}) == pytest.approx(36 + 15 + domain.THREAT_LIFT)
     assert priority(next_deadline_at=NOW + dt.timedelta(days=7)) == 0.0
+
+
+def test_a_credible_threat_is_lifted_and_a_doubtful_one_is_not():
+    credible = priority(score=0.85, categories={"threat": 0.85})
+    doubtful = priority(score=0.85, categories={"threat": 0.6, "insult": 0.25})
+    much_reported_insult = priority(score=0.95, categories={"insult": 0.95}, reporter_count=32)
+    assert credible > much_reported_insult > doubtful
+    parts = domain.priority_parts(score=0.85, categories={"threat": 0.85}, reporter_count=0, has_request=False,
+                                  next_deadline_at=None, now=NOW, warning=DAY)
+    assert parts["threat"] == domain.THREAT_LIFT and sum(parts.values()) == pytest.approx(credible)
 
 
 def test_a_case_at_risk_sits_above_every_case_that_is_not():
