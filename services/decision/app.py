@@ -86,6 +86,11 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         smorest.register_blueprint(api_blueprint)
     install_common(app, "decision", runtime.health_checks())
 
+    _install_security_headers(app)
+    return app
+
+
+def _install_security_headers(app: Flask) -> None:
     # Media previews on the case page load from the SNS's media host(s), and only from there.
     media_origins = " ".join(o for o in os.environ.get("MODQ_MEDIA_ORIGINS", "").split() if o.startswith("https://"))
 
@@ -96,5 +101,3 @@ def create_app(runtime: Runtime | None = None) -> Flask:
                                     "script-src 'self'".replace("  ", " "))
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
-
-    return app
