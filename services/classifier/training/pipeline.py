@@ -36,6 +36,7 @@ from ..inference import (LABELS, META_FILE, MODELS_ROOT, NONE_LABEL, REPO_ROOT, 
 from . import data as D
 from . import gate as G
 from . import ood as O
+from .distil import continued as _continued, load_teacher, spliced_posts
 from .common import (bench_throughput, handle_swaps, log, pkg_versions, strip_training, weights_tag,
                      write_current)
 from .metrics import evaluate, summary_line
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
                          "from e5's layers; its modq.json must name the layers it was built from")
     ap.add_argument("--reuse-teacher", action="store_true",
                     help="skip teacher fine-tuning if WORK_DIR/teacher matches the split and settings")
+    ap.add_argument("--teacher-dir", default=None,
+                    help="distil from this trained checkpoint instead of fine-tuning e5; --student-layers "
+                         "then index its layers (e.g. 0,2,3,5 of a 6-layer model)")
+    ap.add_argument("--splice-share", type=float, default=0.0,
+                    help="add this share of two-part posts spliced from train posts (distil.spliced_posts)")
     return ap
 
 
@@ -153,18 +159,6 @@ def teacher_model(args, info, keep, tok, splits, manifest, e5_state, work: pathl
 
 
 # ------------------------------------------------------------------ 4. student
-def _continued(init_dir: str):
-    """A checkpoint to continue from, its tokenizer and the e5 layers it was built from."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    layers = read_metadata(init_dir).get("provenance", {}).get("layers_from_e5")
-    if not layers:
-        raise SystemExit(f"{init_dir}: modq.json does not name the layers the model was built from")
-    model = AutoModelForSequenceClassification.from_pretrained(init_dir, local_files_only=True, dtype=torch.float32)
-    return model, AutoTokenizer.from_pretrained(init_dir, local_files_only=True), list(layers)
-
-
 def student_model(args, info, keep, tok, splits, teacher, src_state, budget_s: float, init=None):
     from .bert import build_classifier, fine_tune, predict_logits
 
@@ -178,6 +172,10 @@ def student_model(args, info, keep, tok, splits, teacher, src_state, budget_s: f
         base_logits = predict_logits(teacher, tok, tr_texts)
         t_logits = np.concatenate([base_logits, base_logits[sw_src]], axis=0)
         src_state = teacher.state_dict()
+    if args.splice_share > 0:
+        sp_texts, sp_labels, sp_logits = spliced_posts(tr_texts, tr_labels, t_logits, args.seed, args.splice_share)
+        texts, labels = texts + sp_texts, labels + sp_labels
+        t_logits = t_logits if sp_logits is None else np.concatenate([t_logits, sp_logits], axis=0)
     log(f"training set: {len(texts)} texts ({len(sw_texts)} handle-swapped), layers {layers}, "
         f"{'distilled from the teacher' if teacher is not None else 'gold labels'}")
     student = build_classifier(info, keep, layers=layers, src_state=src_state) if init is None else init[0]
@@ -250,6 +248,7 @@ def _provenance(args, argv, info, report, manifest, layers, keep, teacher_used: 
         "layers_from_e5": layers,
         "teacher": teacher_used,
         "continued_from": args.init_from and pathlib.Path(args.init_from).name,
+        "distilled_from": args.teacher_dir and pathlib.Path(args.teacher_dir).name,
         "vocab": {"kept": len(keep), "of": len(info["pieces"])},
         "versions": {"python": platform.python_version(), **pkg_versions()},
         "command": "python -m services.classifier train " + " ".join(argv),
@@ -284,12 +283,17 @@ def train(argv: list[str]) -> int:
         tok = pruned_tokenizer(info, keep)
         e5_state = state_dict(info)
     teacher = None
-    if args.teacher_epochs > 0 and init is None:
+    if args.teacher_dir and init is None:
+        teacher, tok, teacher_layers = load_teacher(args.teacher_dir)
+        keep, e5_state = list(range(teacher.config.vocab_size)), None
+    elif args.teacher_epochs > 0 and init is None:
         teacher = teacher_model(args, info, keep, tok, splits, manifest, e5_state, work,
                                 budget * 0.45 - (time.time() - t_start))
     student, layers, slog = student_model(args, info, keep, tok, splits, teacher, e5_state,
                                           budget - (time.time() - t_start) - 300, init=init)
     del teacher, e5_state
+    if args.teacher_dir and init is None:  # the student's layers were picked from the teacher's
+        layers = [teacher_layers[i] for i in layers]
 
     stage = models_root / ".staging"
     shutil.rmtree(stage, ignore_errors=True)
@@ -303,7 +307,8 @@ def train(argv: list[str]) -> int:
         log(f"served on {name}: {json.dumps(m, ensure_ascii=False)}")
     log(f"int8 {agreement}; serve int8={quantize}; batch-32 {speed32:.0f} texts/s; gate {verdict}")
 
-    name = args.name or f"e5s-{'distil' if args.teacher_epochs > 0 else 'ft'}-L{len(layers)}-{weights_tag(stage)}"
+    distilled = args.teacher_epochs > 0 or bool(args.teacher_dir)
+    name = args.name or f"e5s-{'distil' if distilled else 'ft'}-L{len(layers)}-{weights_tag(stage)}"
     final = models_root / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(stage, final)
@@ -328,7 +333,7 @@ def train(argv: list[str]) -> int:
         "summary": G.summary(reports),
         "baseline_summary": G.summary(results["tfidf_lr"]),
         "training": {"seconds": slog["seconds"], "history": slog["history"]},
-        "provenance": _provenance(args, argv, info, report, manifest, layers, keep, args.teacher_epochs > 0),
+        "provenance": _provenance(args, argv, info, report, manifest, layers, keep, distilled),
         "train_seconds": round(time.time() - t_start, 1),
     }
     meta["size_bytes"] = dir_size(final)
