@@ -3,7 +3,7 @@
     python scripts/gen_event_schemas.py          # rewrite components.schemas in place
     python scripts/gen_event_schemas.py --check  # exit 1 if the document is out of date
 
-The marshmallow schemas in shared/events.py (and intake's submission schema) are the contract;
+The marshmallow schemas in shared/event_schemas.py (and intake's submission schema) are the contract;
 the AsyncAPI document carries their JSON Schema form so that consumers in other languages can
 validate against it. tests/unit/test_event_docs.py fails when the two drift apart.
 """
