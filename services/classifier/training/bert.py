@@ -175,6 +175,49 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _optimiser(model, *, lr: float, head_lr: float | None, weight_decay: float, total: int, warmup: float):
+    """AdamW with its own learning rate for the head, linear warm-up then linear decay to 0."""
+    import torch
+
+    def is_head(name: str) -> bool:
+        return name.startswith("classifier.") or name.startswith("bert.pooler.")
+
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([
+        {"params": [p for n, p in trainable if not is_head(n)], "lr": lr},
+        {"params": [p for n, p in trainable if is_head(n)], "lr": head_lr or lr},
+    ], weight_decay=weight_decay)
+    warm = max(1, int(total * warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
+    return opt, sched
+
+
+def _padded(seqs: list[list[int]], pad: int):
+    """Token ids padded to the batch's longest sequence, and the attention mask."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, :len(s)] = torch.tensor(s)
+        mask[r, :len(s)] = 1
+    return ids, mask
+
+
+def _loss(logits, gold, teacher, *, alpha: float, temperature: float):
+    """Cross-entropy on the gold labels, mixed with the teacher's softened scores when given."""
+    import torch.nn.functional as F
+
+    loss = F.cross_entropy(logits, gold)
+    if teacher is None:
+        return loss
+    t = temperature
+    kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(teacher / t, -1), reduction="batchmean") * t * t
+    return alpha * loss + (1 - alpha) * kd
+
+
 def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
               epochs: int, lr: float, batch_size: int = 32, seed: int = 0,
               teacher_logits: np.ndarray | None = None, alpha: float = 0.5, temperature: float = 2.0,
@@ -185,7 +228,6 @@ def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
     """Train in place; keeps the weights of the best epoch by ``eval_fn``
     (higher is better) when given. Returns a small training log."""
     import torch
-    import torch.nn.functional as F
 
     set_seed(seed)
     rng = np.random.RandomState(seed)
@@ -195,19 +237,8 @@ def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
     pad = tokenizer.pad_token_id
     if freeze_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    head = [p for n, p in model.named_parameters() if p.requires_grad and
-            (n.startswith("classifier.") or n.startswith("bert.pooler."))]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and
-            not (n.startswith("classifier.") or n.startswith("bert.pooler."))]
-    opt = torch.optim.AdamW([
-        {"params": body, "lr": lr},
-        {"params": head, "lr": head_lr or lr},
-    ], weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(enc_all) / batch_size)
-    total = max(1, steps_per_epoch * epochs)
-    warm = max(1, int(total * warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
+    total = max(1, math.ceil(len(enc_all) / batch_size) * epochs)
+    opt, sched = _optimiser(model, lr=lr, head_lr=head_lr, weight_decay=weight_decay, total=total, warmup=warmup)
     tl = torch.tensor(teacher_logits, dtype=torch.float32) if teacher_logits is not None else None
     history, best, best_state, step = [], -1.0, None, 0
     t0 = time.time()
@@ -216,20 +247,9 @@ def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,
         losses = []
         lengths = [len(e) for e in enc_all]
         for idx in _batches(lengths, batch_size, rng):
-            seqs = [enc_all[i] for i in idx]
-            L = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), L), pad, dtype=torch.long)
-            mask = torch.zeros((len(seqs), L), dtype=torch.long)
-            for r, s in enumerate(seqs):
-                ids[r, :len(s)] = torch.tensor(s)
-                mask[r, :len(s)] = 1
+            ids, mask = _padded([enc_all[i] for i in idx], pad)
             logits = model(input_ids=ids, attention_mask=mask).logits
-            loss = F.cross_entropy(logits, y[idx])
-            if tl is not None:
-                t = temperature
-                kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(tl[idx] / t, -1),
-                              reduction="batchmean") * t * t
-                loss = alpha * loss + (1 - alpha) * kd
+            loss = _loss(logits, y[idx], None if tl is None else tl[idx], alpha=alpha, temperature=temperature)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
