@@ -52,7 +52,7 @@ def decision_label(rec: dict) -> str | None:
     return None
 
 
-def retrain(argv: list[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m services.classifier retrain",
                                  description="Fine-tune the current model on moderators' decisions; "
                                              "promote only if better on the held-out test split.")
@@ -66,7 +66,37 @@ def retrain(argv: list[str]) -> int:
     ap.add_argument("--replay", type=int, default=2000, help="train-split examples mixed in against forgetting")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dry-run", action="store_true", help="evaluate but never promote")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _read_decisions(path: str, held_out_keys: set) -> tuple[list, int, int]:
+    """Moderators' decisions as labelled examples; unusable lines are counted as skipped and
+    texts of a held-out split as leaked (never trained on)."""
+    decided, skipped, leaked = [], 0, 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                skipped += 1
+                continue
+            lab = decision_label(rec)
+            text = str(rec.get("text") or "")
+            if lab is None or not text.strip():
+                skipped += 1
+                continue
+            if D.normalise(text) in held_out_keys:
+                leaked += 1
+                continue
+            decided.append(D.Example(text=text, label=lab, kind="decision"))
+    return decided, skipped, leaked
+
+
+def retrain(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
 
     import torch
 
@@ -83,26 +113,7 @@ def retrain(argv: list[str]) -> int:
                          if (splits_dir / f"{n}.jsonl").is_file()]
     test_keys = {D.normalise(e.text) for part in held_out for e in part}
 
-    decided, skipped, leaked = [], 0, 0
-    with open(args.decisions, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                skipped += 1
-                continue
-            lab = decision_label(rec)
-            text = str(rec.get("text") or "")
-            if lab is None or not text.strip():
-                skipped += 1
-                continue
-            if D.normalise(text) in test_keys:
-                leaked += 1
-                continue
-            decided.append(D.Example(text=text, label=lab, kind="decision"))
+    decided, skipped, leaked = _read_decisions(args.decisions, test_keys)
     if not decided:
         print(json.dumps({"promoted": False, "reason": "no usable decisions", "skipped": skipped,
                           "in_test_split": leaked}))
