@@ -13,7 +13,7 @@ from tests.integration.test_intake_form import filled
 
 
 def without_ids(html: str) -> str:
-    html = re.sub(r"<code>[^<]+</code>", "", html)
+    html = re.sub(r"<code[^>]*>[^<]+</code>", "", html)
     return re.sub(r"<time[^>]*>[^<]*</time>", "", html)
 
 
