@@ -19,6 +19,25 @@ EXCEPTION_TEXT = {
 }
 
 
+REVERSAL_TEXT = "異議申立ての内容を確認し、当初の措置を維持する理由がないと判断したため。"
+
+
+def poster_facts(d: dict) -> str | None:
+    """The reason an N4 gives the poster (§27): only the text written for the poster (``facts``).
+    Left empty, a standard text names the published criteria clause (§26) or the exception
+    relied on; the moderator's internal note (``reason``) is never a fallback."""
+    facts = (d.get("facts") or "").strip()
+    if facts:
+        return facts
+    clause = d.get("clause") or {}
+    if clause.get("id"):
+        title = f"「{clause['title']}」" if clause.get("title") else ""
+        return f"公表している削除基準の{clause['id']}{title}に該当すると判断したため（第26条）。"
+    if d.get("exception_code") in EXCEPTION_TEXT:
+        return f"{EXCEPTION_TEXT[d['exception_code']]}として判断したため。"
+    return None
+
+
 def excerpt(text: str | None, limit: int = 60) -> str | None:
     text = " ".join((text or "").split())
     return (text[:limit] + "…" if len(text) > limit else text) or None

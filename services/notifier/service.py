@@ -110,7 +110,9 @@ def _reversal_notice(session: Session, d: dict, now: dt.datetime) -> None:
     post = {"post_id": d["post"]["id"], "post_url": d["post"]["url"], "post_excerpt": domain.excerpt(d["post"].get("text")),
             "reverses": d.get("reverses"), "decided_at": d["decided_at"], "decided_at_text": decided_at_text}
     issue(session, notice_type="REV", notice_id=stable_id("notice", "REV", d["decision_id"]), case_id=d["case_id"],
-          recipient=d["poster"], decision_id=d["decision_id"], now=now, fields={**post, "reason": d.get("reason")})
+          recipient=d["poster"], decision_id=d["decision_id"], now=now,
+          # the reviewer's own reason is the record's, not the poster's
+          fields={**post, "reason": domain.REVERSAL_TEXT})
     for ref in domain.deletion_requests_in_order(d):
         if ref.get("is_repeat"):
             continue
@@ -201,7 +203,7 @@ def _poster_notice(session: Session, d: dict, now: dt.datetime) -> None:
               "post_url": d["post"]["url"], "post_text": d["post"].get("text"),
               "clause": d.get("clause"), "exception_code": d.get("exception_code"),
               "exception_text": domain.EXCEPTION_TEXT.get(d.get("exception_code") or "", ""),
-              "facts": d.get("facts") or d.get("reason"), "scope_text": domain.scope_text(d.get("scope")),
+              "facts": domain.poster_facts(d), "scope_text": domain.scope_text(d.get("scope")),
               "suspension_until_text": clock.jst_text(suspension_until) if suspension_until else None,
               "notice_ref": notice_id[:8], "appeal_url": config.appeal_url(),
               "appeal_until_text": clock.jst_text(clock.period_end(now, config.appeal_days()))})

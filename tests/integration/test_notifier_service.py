@@ -173,3 +173,35 @@ def test_reversal_after_an_appeal_sends_the_poster_a_new_notice(notifier):
     assert rev.body["details"]["reverses"] == original.data["decision_id"]
     n4 = [n for n in all_notices if n.notice_type == "N4"][0]
     assert n4.body["text_ja"]  # the earlier notice is untouched
+
+
+INTERNAL = "内部メモ：担当者間の検討用・外部秘"
+
+
+@pytest.mark.parametrize("action,over", [
+    ("remove", {"facts": None}),
+    ("remove", {"facts": "投稿者向けの説明"}),
+    ("suspend_account", {"facts": "", "clause": None, "exception_code": "urgent_unforeseen"}),
+    ("no_action", {"clause": None, "requester_reason": "論評の範囲内"}),
+    ("delay_other", {"clause": None, "requester_reason": "確認に時間を要するため"}),
+    ("poster_inquiry", {"clause": None, "facts": "確認したい事項", "inquiry_notice_id": "inq-1", "inquiry_days": 7}),
+])
+def test_the_internal_note_never_reaches_a_notice(notifier, action, over):
+    req = request_event()
+    dec = decision_event([req], action=action, reason=INTERNAL, **over)
+    feed(notifier, req, dec)
+    reversal = decision_event([], clause=None, reason=INTERNAL, facts=None, measure=None,
+                              reverses=dec.data["decision_id"])
+    reversal.data["action"] = "reversal"
+    feed(notifier, reversal)
+    by_type, all_notices = notices(notifier)
+    assert len(all_notices) >= 2
+    for n in all_notices:
+        assert "内部メモ" not in str(n.body), n.notice_type
+    for e in outbox(notifier):
+        assert "内部メモ" not in str(e.data), e.type
+    if action in ("remove", "suspend_account"):
+        n4 = by_type["N4"]
+        assert n4.status == "sent"
+        expected = over["facts"] or ("D-1「名誉毀損」" if over.get("clause", CLAUSE) else "緊急かつ予見できなかった")
+        assert expected in n4.body["text_ja"]
