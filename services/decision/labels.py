@@ -25,6 +25,7 @@ AUDIT_LABELS = {
     "case.claim_overridden": _l("担当を引き継いで決定"),
     "case.evidence_from_sns": _l("SNS から投稿の記録が到着"),
     "case.assigned": _l("担当者を割り当て"),
+    "case.assignment_ended": _l("割り当てを終了（決定済み・再開）"),
     "case.note_added": _l("内部メモを追加"),
     "decision.remove": _l("決定: 削除"),
     "decision.hide": _l("決定: 非表示・閲覧制限"),

@@ -7,33 +7,24 @@ import datetime as dt
 import re
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (scripts/install-browser.sh installs it)",
-                allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from shared.clock import s25_deadline  # noqa: E402
 from shared.events import REPORT_RECEIVED, REPORT_SCORED, make_event, parse_event  # noqa: E402
-from shared.settings import REPO_ROOT  # noqa: E402
 from services.decision import handlers  # noqa: E402
 from services.decision.users import service as user_service  # noqa: E402
 from services.decision.criteria.seed import seed_starter_criteria  # noqa: E402
+from tests.support.browser import screenshot  # noqa: E402
 from tests.support.databases import make_runtime  # noqa: E402
 
 XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
-SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 UTC = dt.timezone.utc
 SELECTED = re.compile(r"\bselected\b")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 POSTS = {
     "case-decide": ("駅前の○○店の店長は客の財布から金を盗んでいる。みんな気をつけろ", "defamation", 0.91),
@@ -97,22 +88,6 @@ def server(runtime):
     thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def sign_in(page, server, role="moderator"):
     page.goto(f"{server}/queue")
     expect(page).to_have_url(f"{server}/login?next=%2Fqueue")
@@ -120,11 +95,6 @@ def sign_in(page, server, role="moderator"):
     page.fill("input[name=password]", role)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{server}/queue")
-
-
-def screenshot(page, name: str):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_sign_in_claim_decide_and_the_case_leaves_the_queue(page, server):

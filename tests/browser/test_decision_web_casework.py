@@ -16,7 +16,7 @@ import zlib
 import pytest
 import sqlalchemy as sa
 
-from tests.browser.test_decision_web import CHROMIUM, browser, feed, page, screenshot, server, sign_in  # noqa: F401
+from tests.browser.test_decision_web import feed, screenshot, server, sign_in  # noqa: F401
 
 from playwright.sync_api import expect  # noqa: E402
 
@@ -34,7 +34,6 @@ from tests.support.databases import make_runtime  # noqa: E402
 
 pytestmark = pytest.mark.browser
 UTC = dt.timezone.utc
-assert CHROMIUM.exists()
 
 
 def png(width=48, height=32) -> str:

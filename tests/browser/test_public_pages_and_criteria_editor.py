@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (scripts/install-browser.sh installs it)",
-                allow_module_level=True)
+from playwright.sync_api import expect  # noqa: E402
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from shared.settings import REPO_ROOT  # noqa: E402
 from services.decision.criteria.seed import seed_starter_criteria  # noqa: E402
 from services.decision.users import service as user_service  # noqa: E402
+from tests.support.browser import screenshot  # noqa: E402
 from tests.support.databases import make_runtime  # noqa: E402
 from tests.support import audit_scenario as scenario  # noqa: E402
 
-SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 def serve(app):
@@ -61,27 +52,6 @@ def servers(tmp_path_factory):
     for http, thread, _ in running:
         http.shutdown()
         thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def screenshot(page, name: str):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def sign_in_as_admin(page, base):
@@ -166,11 +136,11 @@ def test_the_transparency_report_is_a_public_styled_printable_page(page, servers
     page.click("text=2025年度")
     expect(page.locator(".period")).to_contain_text("2025-04-01 から 2026-04-01 の前日まで")
     assert int(page.locator("section .total strong").first.inner_text()) > 0  # the year's requests
-    page.screenshot(path=str(SCREENSHOTS / "transparency-top.png"))
+    screenshot(page, "transparency-top", full_page=False)
     screenshot(page, "transparency")
     page.emulate_media(media="print")
     assert page.locator(".public-links").is_hidden()
-    page.screenshot(path=str(SCREENSHOTS / "transparency-print-top.png"))
+    screenshot(page, "transparency-print-top", full_page=False)
     screenshot(page, "transparency-print")
     page.emulate_media(media="screen")
     page.click("text=削除基準（第26条）")

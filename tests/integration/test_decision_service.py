@@ -286,3 +286,37 @@ def test_a_form_request_never_replaces_the_sns_copy(decision):
     with decision.db.sessions() as s:
         case = s.get(Case, "case-1")
         assert case.post["text"] == sns.data["post"]["text"] and case.post_evidence == "sns"
+
+
+def test_an_assignment_ends_with_the_decision_and_a_reopened_case_goes_back_to_the_queue(decision):
+    from services.decision.casework import service as casework
+    from services.decision.casework.models import CaseAssignment
+
+    feed(decision, received())
+    sup, spec = user(decision, "supervisor"), user(decision, "specialist")
+    with decision.db.unit_of_work() as uow:
+        casework.assign(uow.session, "case-1", spec.id, sup)
+        uow.commit()
+    case_service.claim_case(decision.db, "case-1", spec)
+    decision_service.record_decision(decision.db, "case-1", spec, DecisionInput(
+        action="poster_inquiry", reason="照会する", facts="確認したい事項"))
+    with decision.db.sessions() as s:  # a step is not the end of the work: the case stays with them
+        assert s.get(CaseAssignment, "case-1").user_id == spec.id
+    case_service.claim_case(decision.db, "case-1", spec)
+    decision_service.record_decision(decision.db, "case-1", spec, DecisionInput(
+        action="remove", reason="名誉毀損に当たる", clause_id="D-1"))
+    with decision.db.sessions() as s:
+        assert s.get(CaseAssignment, "case-1") is None
+        ended = s.scalars(sa.select(AuditEvent).where(AuditEvent.event_type == "case.assignment_ended")).all()
+        assert [json.loads(e.payload)["why"] for e in ended] == ["decided"]
+    with decision.db.unit_of_work() as uow:  # an assignment made on the decided case ...
+        casework.assign(uow.session, "case-1", spec.id, sup)
+        uow.commit()
+    feed(decision, received(reporter="req-2"))  # ... ends when a new report reopens it
+    with decision.db.sessions() as s:
+        case = s.get(Case, "case-1")
+        assert case.status == "open" and s.get(CaseAssignment, "case-1") is None
+        assert s.scalar(sa.select(sa.func.count()).select_from(Case).where(casework.assigned_to(spec.id))) == 0
+        whys = [json.loads(e.payload)["why"] for e in s.scalars(sa.select(AuditEvent).where(
+            AuditEvent.event_type == "case.assignment_ended").order_by(AuditEvent.seq))]
+        assert whys == ["decided", "reopened"]

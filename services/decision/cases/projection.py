@@ -16,6 +16,7 @@ from shared.parking import resolve_pending, take_waiting
 from services.decision.audit.chain import append_audit
 from services.decision.cases import domain
 from services.decision.cases.models import Case, CaseReport
+from services.decision.casework.service import end_assignment
 from services.decision.models import Inbox, ParkedEvent
 
 SCORES_CONSUMER = "project-scores"
@@ -104,6 +105,7 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
         _take_sns_evidence(session, case, data, now)
     if not created and case.status != "open":
         case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
+        end_assignment(session, case.id, actor="system:intake", why="reopened", now=now)
         reopened = True
     report = session.get(CaseReport, data["report_id"])
     if report is None:

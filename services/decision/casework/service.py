@@ -59,6 +59,18 @@ def assign(session: Session, case_id: str, assignee_id: int | None, actor: User,
     session.flush()
 
 
+def end_assignment(session: Session, case_id: str, *, actor: str, why: str, now: dt.datetime) -> None:
+    """An assignment is for deciding the case: it ends when the case is decided, and a case
+    that a new report reopens goes back to the shared queue rather than to whoever had it
+    before (they may be away, and the new report may need someone else). Audited."""
+    current = session.get(CaseAssignment, case_id)
+    if current is None:
+        return
+    session.delete(current)
+    auditlog.append_audit(session, case_id=case_id, event_type="case.assignment_ended", actor=actor, at=now,
+                          payload={"assignee_id": current.user_id, "why": why})
+
+
 def assignments(session: Session, case_ids) -> dict[str, int]:
     ids = list(case_ids)
     if not ids:

@@ -22,6 +22,7 @@ from services.decision.cases import domain as case_rules
 from services.decision.cases.models import Case, CaseReport
 from services.decision.cases.projection import refresh_case
 from services.decision.cases.service import forget_cached_counts
+from services.decision.casework.service import end_assignment
 from services.decision.criteria import amendments
 from services.decision.criteria.models import Clause, CriteriaVersion
 from services.decision.criteria.service import clause_in_force
@@ -126,6 +127,7 @@ def _move_case(session: Session, case: Case, decision: Decision, answered: list[
         report.resolved_by = decision.id if decision.final else report.resolved_by
     if decision.final:
         case.status, case.stage, case.decided_at = "decided", None, now
+        end_assignment(session, case.id, actor="system:decision", why="decided", now=now)
     else:
         case.stage = decision.action
     if decision.action == "poster_inquiry":
