@@ -63,6 +63,9 @@ class ReportReceivedV1(Schema):
     right_infringed = fields.String(allow_none=True, load_default=None)
     is_repeat = fields.Boolean(load_default=False)
     evidence_sha256 = fields.String(allow_none=True, load_default=None)
+    # The short 受付番号 the requester was shown (ten characters, Crockford base 32 with a check
+    # symbol); absent on events published before intake gave one, and on reports without one.
+    receipt_number = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=20))
     # Whose copy of the post this is: "sns" (a signed SNS report) or "requester" (the public
     # form, which names the post by URL only). A case keeps the SNS's copy once it has one.
     evidence = fields.String(load_default="sns", validate=validate.OneOf(("sns", "requester")))

@@ -196,6 +196,7 @@ def received_event(report: ReportRecord):
             "right_infringed": report.right_infringed,
             "is_repeat": report.is_repeat,
             "evidence_sha256": report.evidence_sha256,
+            "receipt_number": report.receipt_number,
             "evidence": "requester" if report.source == FORM_SOURCE else "sns",
         },
     )

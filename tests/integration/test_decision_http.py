@@ -397,3 +397,31 @@ def test_earlier_cases_are_listed_per_poster_but_never_for_an_unknown_author(dec
     assert "/cases/known-1" in known
     unknown = client.get("/cases/form-2").get_data(as_text=True)
     assert "/cases/form-1" not in unknown
+
+
+def test_the_queue_search_finds_a_case_by_the_requests_receipt_number(decision, app, tmp_path):
+    """From intake's API through report.received to the queue: the 受付番号 a requester reads
+    out (lower case, with the hyphen, O for 0) finds the case; an older event without one still
+    projects."""
+    from services.intake.app import create_app as intake_app
+    from tests.support.databases import make_runtime
+    from tests.support.helpers import report_body, signed
+
+    intake = make_runtime("intake", f"sqlite:///{tmp_path / 'intake.db'}")
+    raw, headers = signed(report_body("deletion_request", post_id="p-receipt", rights_holder=True))
+    accepted = intake_app(intake).test_client().post("/v1/reports", data=raw, headers=headers).get_json()
+    number = accepted["receipt_number"]
+    with intake.db.engine.connect() as conn:
+        payloads = conn.execute(sa.text("SELECT payload FROM outbox")).scalars().all()
+    events = [parse_event(p if isinstance(p, (bytes, str)) else bytes(p)) for p in payloads]
+    assert [e.data["receipt_number"] for e in events] == [number]
+    handlers.handle_events(decision.db, events)
+    open_case(decision, "case-older")  # no receipt_number in its event
+    client = signed_in(app, "moderator")
+    typed = f"{number[:5]}-{number[5:]}".lower().replace("0", "o")
+    for query in (number, typed):
+        html = client.get("/queue", query_string={"q": query}).get_data(as_text=True)
+        assert f'data-case-id="{accepted["case_id"]}"' in html and 'data-case-id="case-older"' not in html, query
+    other = "".join("Z" if c != "Z" else "Y" for c in number)
+    assert 'data-case-id="' not in client.get("/queue", query_string={"q": other}).get_data(as_text=True)
+    assert 'data-case-id="case-older"' in client.get("/queue").get_data(as_text=True)

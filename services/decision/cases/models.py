@@ -74,6 +74,8 @@ class CaseReport(Base):
     __table_args__ = (sa.Index("ix_case_reports_case_reporter", "case_id", "reporter_id"),)
 
     report_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # intake's short 受付番号, what a requester quotes on the phone (null on older reports)
+    receipt_number: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     treated_as: Mapped[str] = mapped_column(sa.String(32), nullable=False)

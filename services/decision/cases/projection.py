@@ -111,7 +111,8 @@ def on_report_received(session: Session, env: Envelope, now: dt.datetime | None 
     if report is None:
         reporter = data.get("reporter") or domain.OWN_DETECTION_REPORTER
         report = CaseReport(
-            report_id=data["report_id"], case_id=case.id, kind=data["kind"], treated_as=data["treated_as"],
+            report_id=data["report_id"], receipt_number=data.get("receipt_number"), case_id=case.id,
+            kind=data["kind"], treated_as=data["treated_as"],
             reporter_id=reporter["id"], reporter=reporter, reason=data.get("reason"),
             reason_category=data.get("reason_category"), right_infringed=data.get("right_infringed"),
             request_type=data.get("request_type") or "ordinary", is_repeat=bool(data.get("is_repeat")),

@@ -70,16 +70,28 @@ def waiting_for_poster(now: dt.datetime):
                    sa.or_(Case.ready_to_decide_at.is_(None), Case.ready_to_decide_at > now))
 
 
+# How a requester reads out a 受付番号: in any case, with a hyphen or spaces, O for 0, I or L for 1.
+_RECEIPT_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def receipt_number_of(text: str) -> str | None:
+    """``text`` as a stored 受付番号 (ten characters), or None if it cannot be one."""
+    cleaned = "".join(text.split()).replace("-", "").upper().translate(_RECEIPT_READ_AS)
+    return cleaned if len(cleaned) == 10 and cleaned.isalnum() and cleaned.isascii() else None
+
+
 def search_clause(text: str):
-    """Author id, post id or URL, a case or request (受付番号) id or its first characters, or
-    words of the post's text."""
+    """Author id, post id or URL, a request's 受付番号, a case or request id or its first
+    characters, or words of the post's text."""
     text = (text or "").strip()[:SEARCH_MAX]
     if not text:
         return None
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     prefix, anywhere = escaped + "%", "%" + escaped + "%"
+    by_id = CaseReport.report_id.like(prefix, escape="\\")
+    receipt = receipt_number_of(text)
     report_match = sa.exists().where(CaseReport.case_id == Case.id,
-                                     CaseReport.report_id.like(prefix, escape="\\"))
+                                     sa.or_(by_id, CaseReport.receipt_number == receipt) if receipt else by_id)
     return sa.or_(Case.author_id == text, Case.post_id == text, Case.id.like(prefix, escape="\\"), report_match,
                   Case.post["url"].as_string() == text,
                   Case.post["text"].as_string().like(anywhere, escape="\\"))
