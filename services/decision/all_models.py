@@ -1,6 +1,7 @@
 """Every table of the decision service, each from its concept's folder: Alembic's metadata
 (migrations/env.py) and the runtime load them together so that foreign keys between concepts
 resolve."""
+from services.decision.alerts.models import UrgentAlert
 from services.decision.audit.models import Appeal, AuditEvent
 from services.decision.cases.models import Case, CaseReport, LegalHold
 from services.decision.casework.models import CaseAssignment, CaseNote, ReasonTemplate, SavedFilter, ViewerSetting
@@ -13,4 +14,4 @@ from services.decision.users.models import ApiToken, SpecialistAppointment, User
 __all__ = ["Appeal", "ApiToken", "AuditEvent", "Base", "Case", "CaseAssignment", "CaseNote", "CaseReport", "Clause", "CriteriaAmendmentDue",
            "CriteriaVersion", "Decision", "Inbox", "LegalHold", "Outbox", "ParkedEvent", "PeriodicJob",
            "PosterInquiry", "PosterReply", "ReasonTemplate", "SavedFilter", "SpecialistAppointment", "User",
-           "ViewerSetting", "WebSession"]
+           "UrgentAlert", "ViewerSetting", "WebSession"]

@@ -1,7 +1,7 @@
 """Decision worker: projects received reports and scores into cases, tracks poster inquiries
 (delivery receipts and the posters' replies), takes in posters' appeals, keeps the §25 clock's priority fresh, publishes
 the audit log's head, removes personal data and preserved posts past their retention periods (never under a legal
-hold), and relays the outbox. What each event does: services/decision/handlers.py (HANDLERS)."""
+hold), sends new urgent cases to the operator's webhook when one is set, and relays the outbox. What each event does: services/decision/handlers.py (HANDLERS)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +9,8 @@ import datetime as dt
 from shared.events import APPEAL_SUBMITTED
 from shared.runtime import Runtime, Worker
 from shared.settings import env_float
+from services.decision.alerts import domain as alert_rules
+from services.decision.alerts.service import deliver_due
 from services.decision.audit.chain import publish_head
 from services.decision.audit.service import handle_appeal_events
 from services.decision.cases.projection import refresh_clocks, resolve_pending_scores
@@ -32,4 +34,9 @@ def build_worker(runtime: Runtime) -> Worker:
     max_wait = dt.timedelta(seconds=runtime.settings.pending_max_seconds)
     worker.every("pending-scores", 10.0,
                  lambda: resolve_pending_scores(runtime.db, max_wait, on_parked=worker.dead_letter_parked))
+    # New urgent cases to the operator's webhook, when one is set (a bad setting stops the start).
+    webhook = alert_rules.webhook_settings()
+    if webhook is not None:
+        worker.every("urgent-webhook", env_float("MODQ_URGENT_WEBHOOK_SECONDS", 10.0),
+                     lambda: deliver_due(runtime.db, webhook))
     return worker

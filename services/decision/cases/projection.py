@@ -13,6 +13,7 @@ from shared.db import Database, utcnow
 from shared.events import Envelope
 from shared.outbox import claim_inbox
 from shared.parking import resolve_pending, take_waiting
+from services.decision.alerts import service as alerts
 from services.decision.audit.chain import append_audit
 from services.decision.cases import domain
 from services.decision.cases.models import Case, CaseReport
@@ -39,7 +40,7 @@ def refresh_case(case: Case, session: Session, now: dt.datetime) -> None:
                            .order_by(CaseReport.score.desc()).limit(1)).first()
     if best is not None:
         _take_score(case, *best)
-    _reprioritise(case, now)
+    _reprioritise(case, session, now)
 
 
 def _absorb_report(case: Case, report: CaseReport, session: Session, now: dt.datetime) -> None:
@@ -60,7 +61,7 @@ def _absorb_report(case: Case, report: CaseReport, session: Session, now: dt.dat
     label = report.reason_category or report.right_infringed
     if label and label not in (case.reason_categories or []):
         case.reason_categories = sorted([*(case.reason_categories or []), label])
-    _reprioritise(case, now)
+    _reprioritise(case, session, now)
 
 
 def _take_score(case: Case, score: float, categories: dict | None, model_version: str | None) -> None:
@@ -68,13 +69,14 @@ def _take_score(case: Case, score: float, categories: dict | None, model_version
     case.top_category = domain.top_category(categories)
 
 
-def _reprioritise(case: Case, now: dt.datetime) -> None:
+def _reprioritise(case: Case, session: Session, now: dt.datetime) -> None:
     waiting = case.next_deadline_at is not None
     case.priority = domain.compute_priority(
         score=case.score, categories=case.categories, reporter_count=case.reporter_count,
         has_request=waiting, next_deadline_at=case.next_deadline_at, now=now,
         warning=clock.warning_window()) if case.status == "open" else 0.0
     case.updated_at = now
+    alerts.note_if_urgent(session, case, now)  # the webhook's alert, in this same transaction
 
 
 def _take_sns_evidence(session: Session, case: Case, data: dict, now: dt.datetime) -> None:
@@ -143,7 +145,7 @@ def on_report_scored(session: Session, env: Envelope, now: dt.datetime | None = 
     case = session.get(Case, report.case_id)
     if case.score is None or report.score > case.score:
         _take_score(case, report.score, report.categories, report.model_version)
-    _reprioritise(case, now)
+    _reprioritise(case, session, now)
     append_audit(session, case_id=case.id, event_type="report.scored", actor="system:classifier",
                  payload={"report_id": report.report_id, "score": report.score,
                           "model_version": report.model_version}, at=now)

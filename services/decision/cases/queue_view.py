@@ -130,17 +130,32 @@ URGENT_LIMIT = 20
 
 
 def urgent_since(session: Session, since: dt.datetime, now: dt.datetime) -> list[Case]:
-    """Open cases that arrived or changed after ``since`` and need someone now: a 第25条 deadline
-    at risk or a credible threat of violence (the terms of domain.priority_parts that say so)."""
+    """Open cases that arrived or changed after ``since`` and need someone now (``urgency``)."""
+    near = now + clock.warning_window()
     candidates = session.scalars(
         sa.select(Case).where(Case.status == "open", Case.updated_at > since, ~waiting_for_poster(now),
-                              sa.or_(Case.deadline_alert.is_(True), Case.top_category == "threat"))
+                              sa.or_(Case.next_deadline_at <= near, Case.top_category == "threat"))
         .order_by(Case.priority.desc()).limit(URGENT_LIMIT * 5)).all()
-    urgent = []
-    for case in candidates:
-        parts = domain.priority_parts(score=case.score, categories=case.categories,
-                                      reporter_count=case.reporter_count, has_request=case.next_deadline_at is not None,
-                                      next_deadline_at=case.next_deadline_at, now=now, warning=clock.warning_window())
-        if parts["at_risk"] or parts["threat"]:
-            urgent.append(case)
-    return urgent[:URGENT_LIMIT]
+    return [case for case in candidates if urgency(case, now)][:URGENT_LIMIT]
+
+
+def urgency(case: Case, now: dt.datetime) -> str | None:
+    """Why an open case needs someone now: ``at_risk`` (a 第25条 deadline inside the warning
+    window) or ``threat`` (a credible threat of violence), the terms of domain.priority_parts
+    that say so; None if neither. The queue page's alerts and the webhook share this rule."""
+    if case.status != "open":
+        return None
+    parts = domain.priority_parts(score=case.score, categories=case.categories, reporter_count=case.reporter_count,
+                                  has_request=case.next_deadline_at is not None,
+                                  next_deadline_at=case.next_deadline_at, now=now, warning=clock.warning_window())
+    return "at_risk" if parts["at_risk"] else "threat" if parts["threat"] else None
+
+
+def waits_for_poster(session: Session, case: Case, now: dt.datetime) -> bool:
+    """``waiting_for_poster`` for one case already loaded."""
+    if (case.stage or "") != "poster_inquiry":
+        return False
+    if case.ready_to_decide_at is not None and case.ready_to_decide_at <= now:
+        return False
+    return not session.scalar(sa.select(sa.exists().where(PosterInquiry.case_id == case.id,
+                                                          PosterInquiry.outcome == "objected")))

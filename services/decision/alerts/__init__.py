@@ -1,0 +1,1 @@
+"""Alerts about new urgent cases sent to an operator's webhook (off unless configured)."""
