@@ -1,4 +1,5 @@
-"""Classifier's tables: one score per report (with the model version), outbox and inbox."""
+"""Classifier's tables: one score per report (with the model version), outbox and inbox, the
+events its consumer parked and the periodic jobs' schedule."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
+from shared.jobs import PeriodicJobMixin
 from shared.outbox import InboxMixin, OutboxMixin
+from shared.parking import ParkedEventMixin
 
 
 class Base(DeclarativeBase):
@@ -20,6 +23,14 @@ class Outbox(OutboxMixin, Base):
 
 class Inbox(InboxMixin, Base):
     pass
+
+
+class ParkedEvent(ParkedEventMixin, Base):
+    """Received reports the worker could not score (shared/parking.py)."""
+
+
+class PeriodicJob(PeriodicJobMixin, Base):
+    """When each periodic job may next run, shared by the worker replicas (shared/jobs.py)."""
 
 
 class Score(Base):

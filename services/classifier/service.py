@@ -9,6 +9,21 @@ from services.classifier.models import Inbox, Outbox, Score
 
 SOURCE = "/modq/classifier"
 CONSUMER = "score-reports"
+MAX_ID_CHARS = 64  # the scores table's keys, as every service's (the event schema sets no limit)
+
+
+class UnscorableReport(ValueError):
+    """A ``report.received`` this service cannot score although its envelope is valid. The
+    consumer retries it, then parks it (``python -m services.classifier parked``)."""
+
+
+def check_scorable(env: Envelope) -> None:
+    """Refuse what the scores table cannot hold before the model runs, with the field and the
+    reason (PostgreSQL would refuse it at the insert, SQLite would silently keep it)."""
+    for name in ("report_id", "case_id"):
+        value = env.data[name]
+        if len(value) > MAX_ID_CHARS:
+            raise UnscorableReport(f"{name}: {len(value)} characters, at most {MAX_ID_CHARS}")
 
 
 def score_received_reports(db: Database, classifier, envelopes: list[Envelope]) -> int:
@@ -21,6 +36,8 @@ def score_received_reports(db: Database, classifier, envelopes: list[Envelope]) 
         if not fresh:
             uow.commit()
             return 0
+        for env in fresh:
+            check_scorable(env)
         results = classifier.score([e.data["post"]["text"] for e in fresh])
         now = utcnow()
         for env, result in zip(fresh, results):

@@ -1,4 +1,7 @@
-"""Classifier's worker: consume received reports in batches, score them, publish scores."""
+"""Classifier's worker: consume received reports in batches, score them, publish scores.
+
+A report it cannot score is parked in its ``parked_events`` (Worker.consume gives the consumer
+that table's ParkingLot) and dead-lettered; ``python -m services.classifier parked`` handles it."""
 from __future__ import annotations
 
 from shared.events import REPORT_RECEIVED

@@ -40,6 +40,20 @@ def assert_documented_dead_letter(body: dict) -> None:
     assert errors == [], errors
 
 
+def assert_moved_past_and_dead_lettered(broker, topics, group: str, row) -> dict:
+    """The group's offset is past the parked event and its next one (a restart does not meet it
+    again), and the dead-letter topic holds it once, as documented; returns that message."""
+    probe = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group)
+    try:
+        assert probe.committed(TopicPartition(row.topic, row.partition)) == row.offset + 2
+    finally:
+        probe.close()
+    dead = [json.loads(r.value) for r in read_all(broker.bootstrap, topics["deadletter"], 1)]
+    assert [(d["event_id"], d["attempts"], d["parked_id"]) for d in dead] == [(row.event_id, 3, row.id)]
+    assert_documented_dead_letter(dead[0])
+    return dead[0]
+
+
 def run_consumer(runtime, group_id: str) -> tuple[EventConsumer, threading.Thread]:
     consumer = EventConsumer(
         KafkaSettings.from_env(), group_id=group_id, topics=[REPORT_RECEIVED.topic, REPORT_SCORED.topic],
@@ -99,16 +113,8 @@ def test_poison_event_is_parked_and_dead_lettered_while_its_partition_goes_on(br
     assert (row.event_id, row.consumer, row.attempts, row.topic) == (poison.id, group, 3, REPORT_RECEIVED.topic)
     assert "IntegrityError" in row.error and json.loads(row.payload)["id"] == poison.id
 
-    # The offsets moved past the poison event: a restart does not meet it again.
-    probe = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group)
-    try:
-        assert probe.committed(TopicPartition(row.topic, row.partition)) == row.offset + 2
-    finally:
-        probe.close()
-    dead = [json.loads(r.value) for r in read_all(broker.bootstrap, topics["deadletter"], 1)]
-    assert [(d["event_id"], d["attempts"], d["parked_id"]) for d in dead] == [(poison.id, 3, row.id)]
-    assert dead[0]["reason"].startswith("parked after 3 attempts: IntegrityError")
-    assert_documented_dead_letter(dead[0])
+    dead = assert_moved_past_and_dead_lettered(broker, topics, group, row)
+    assert dead["reason"].startswith("parked after 3 attempts: IntegrityError")
     assert REGISTRY.get_sample_value("modq_events_parked_total", {"group": group, "reason": "failed"}) == 1
 
     # The gauges the workers export (and alert on) count it.

@@ -1,8 +1,9 @@
 """Two decision worker processes share the projection (four partitions per topic, keyed by
 case) on PostgreSQL; one is killed with SIGKILL mid-stream. The survivor takes its partitions
-over (the rebalance is logged with how long it took) and every report and score takes effect
+over (the rebalance is logged with how long it took and the partitions it assigned) and every report and score takes effect
 exactly once: none lost, none applied twice."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,7 +95,14 @@ def test_kill_9_of_one_of_two_decision_workers_loses_and_duplicates_nothing(brok
         time.sleep(3)  # anything replayed after the rebalance has had its chance to apply twice
         assert counts(pg_decision) == (REPORTS, REPORTS, REPORTS)
         after_kill = logs[1].read_bytes()[logged_before_kill:].decode()
-        assert "rebalance took" in after_kill, after_kill[-3000:]
+        # The survivor logs the rebalance with how long it took and the partitions it now holds:
+        # all four of each topic.
+        rebalances = re.findall(r"rebalance took (\d+\.\d\d) s; assigned ([^\"]+)", after_kill)
+        assert rebalances, after_kill[-3000:]
+        took, assigned = rebalances[-1]
+        assert float(took) < 60  # printed to the hundredth of a second
+        for topic in (REPORT_RECEIVED.topic, REPORT_SCORED.topic):
+            assert {f"{topic}/{p}" for p in range(4)} <= set(assigned.split(",")), assigned
     finally:
         for proc in workers:
             if proc.poll() is None:
