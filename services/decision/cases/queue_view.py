@@ -120,9 +120,10 @@ URGENT_LIMIT = 20
 def urgent_since(session: Session, since: dt.datetime, now: dt.datetime) -> list[Case]:
     """Open cases that arrived or changed after ``since`` and need someone now: a 第25条 deadline
     at risk or a credible threat of violence (the terms of domain.priority_parts that say so)."""
+    at_risk = Case.next_deadline_at <= now + clock.warning_window()  # domain.is_near_deadline, in SQL
     candidates = session.scalars(
         sa.select(Case).where(Case.status == "open", Case.updated_at > since, ~waiting_for_poster(now),
-                              sa.or_(Case.deadline_alert.is_(True), Case.top_category == "threat"))
+                              sa.or_(at_risk, Case.top_category == "threat"))
         .order_by(Case.priority.desc()).limit(URGENT_LIMIT * 5)).all()
     urgent = []
     for case in candidates:
