@@ -70,6 +70,25 @@ def claim_inbox(session: Session, inbox_model, consumer: str, envelope: Envelope
     return True
 
 
+def claim_inbox_many(session: Session, inbox_model, claims: list[tuple[str, Envelope]]) -> list[Envelope]:
+    """``claim_inbox`` for a batch of ``(consumer, event)`` pairs: one look-up per consumer and
+    the rows inserted together at the next flush. Returns the events not handled before, in
+    order, each once (a batch may hold the same event twice)."""
+    by_consumer: dict[str, set[str]] = {}
+    for consumer, env in claims:
+        by_consumer.setdefault(consumer, set()).add(env.id)
+    seen = {(consumer, event_id) for consumer, ids in by_consumer.items() for event_id in session.scalars(
+        sa.select(inbox_model.event_id).where(inbox_model.consumer == consumer, inbox_model.event_id.in_(ids)))}
+    fresh = []
+    for consumer, env in claims:
+        if (consumer, env.id) in seen:
+            continue
+        seen.add((consumer, env.id))
+        session.add(inbox_model(consumer=consumer, event_id=env.id, event_type=env.type, processed_at=utcnow()))
+        fresh.append(env)
+    return fresh
+
+
 def replay(db: Database, outbox_model, since: dt.datetime) -> int:
     """Mark every event created since ``since`` as unsent; the relay publishes them again
     with their original ids (after a broker lost its data, for instance)."""

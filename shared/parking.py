@@ -126,15 +126,18 @@ def hold_pending(session: Session, model, consumer: str, held: list[tuple[Envelo
     return len(fresh)
 
 
-def take_waiting(session: Session, model, consumer: str, waiting_for: str) -> list[Envelope]:
-    """The pending events waiting for ``waiting_for``, marked applied in the caller's
-    transaction (the caller applies them in that same transaction)."""
+def take_waiting(session: Session, model, consumer: str, waiting_for: str | list[str]) -> list[Envelope]:
+    """The pending events waiting for ``waiting_for`` (one key or several, looked up together),
+    marked applied in the caller's transaction (the caller applies them in that same transaction)."""
+    keys = [waiting_for] if isinstance(waiting_for, str) else list(waiting_for)
+    if not keys:
+        return []
     rows = session.scalars(sa.select(model).where(model.consumer == consumer, model.state == "pending",
-                                                  model.waiting_for == waiting_for)
+                                                  model.waiting_for.in_(keys))
                            .order_by(model.id)).all()
     now = utcnow()
     for row in rows:
-        row.state, row.updated_at, row.resolution = "applied", now, f"applied when {waiting_for} arrived"
+        row.state, row.updated_at, row.resolution = "applied", now, f"applied when {row.waiting_for} arrived"
     return [parse_event(row.payload) for row in rows]
 
 

@@ -100,6 +100,16 @@ def test_near_deadline_case_rises_to_the_top(decision):
         assert [c.id for c in case_service.queue(s, near_deadline=True)] == ["urgent"]
 
 
+def test_a_case_whose_deadline_is_at_risk_is_announced_as_urgent(decision):
+    from services.decision.cases import queue_view
+
+    since = dt.datetime.now(UTC) - dt.timedelta(seconds=1)
+    feed(decision, received(case_id="at-risk", received_at=due_today_jst(), reporter="r1"))
+    feed(decision, received(case_id="far-off", reporter="r2"))
+    with decision.db.sessions() as s:
+        assert [c.id for c in queue_view.urgent_since(s, since, dt.datetime.now(UTC))] == ["at-risk"]
+
+
 def test_decision_resolves_every_report_and_emits_one_event(decision):
     a, b = received(reporter="x"), received(kind="report", reporter="y")
     feed(decision, a, b)

@@ -29,7 +29,7 @@ from services.decision.models import Outbox
 CATEGORIES = ["insult", "defamation", "privacy", "threat", "discrimination", "sexual", "none"]
 CASE_COLUMNS = ("id", "post_id", "author_id", "post", "status", "priority", "score", "top_category", "categories",
                 "model_version", "reporter_count", "report_count", "request_count", "next_deadline_at",
-                "reason_categories", "notice_blocked", "deadline_alert", "version", "created_at", "updated_at")
+                "reason_categories", "notice_blocked", "version", "created_at", "updated_at")
 
 
 def fresh_database(admin_url: str) -> str:
@@ -77,8 +77,7 @@ def case_rows(count: int, now: dt.datetime, seed: int = 7):
                 "posted_at": created.isoformat(), "media": []}
         yield (case_id, f"p-{n}", f"u-{n % 20000}", json.dumps(post, ensure_ascii=False), "open", priority, score,
                domain.top_category(categories), json.dumps(categories), "bench-1", reporters, reporters,
-               int(has_request), deadline, json.dumps([category]), rng.random() < 0.01,
-               domain.is_near_deadline(deadline, now, clock.warning_window()), 1, created, now)
+               int(has_request), deadline, json.dumps([category]), rng.random() < 0.01, 1, created, now)
 
 
 def load_cases(url: str, count: int) -> float:

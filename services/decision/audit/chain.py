@@ -32,11 +32,18 @@ def _key() -> bytes:
 
 def append_audit(session: Session, *, case_id: str | None, event_type: str, actor: str, payload: dict,
                  at: dt.datetime | None = None) -> AuditEvent:
-    """Append one keyed, chained entry. Appends are serialised so the chain stays linear."""
+    """Append one keyed, chained entry. Appends are serialised so the chain stays linear: the
+    first append of a transaction takes the chain's lock (held until the transaction ends) and
+    reads the head; later appends of that transaction chain onto the entry before them without
+    asking again, and their rows are inserted together at the next flush (a batch of reports
+    during a storm appends hundreds)."""
     at = at or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
-    last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = _head_held(session)
+    if last is None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
+        last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash)
+                               .order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else domain.GENESIS
     body = domain.canonical(payload)
@@ -45,7 +52,24 @@ def append_audit(session: Session, *, case_id: str | None, event_type: str, acto
                        hash=domain.chain_hash(prev, seq=seq, case_id=case_id, event_type=event_type, actor=actor,
                                               at=at, payload=body, key=_key()))
     session.add(entry)
-    session.flush()
+    session.info[_HEAD] = (session.get_transaction(), entry)
+    return entry
+
+
+_HEAD = "audit_chain_head"
+
+
+def _head_held(session: Session) -> AuditEvent | None:
+    """The entry this transaction appended last, while the chain's lock is surely still held:
+    same transaction, and the entry still in the session (a rolled-back savepoint expunges what
+    it added, and releases a lock taken inside it)."""
+    held = session.info.get(_HEAD)
+    if held is None:
+        return None
+    transaction, entry = held
+    if transaction is not session.get_transaction() or entry not in session:
+        session.info.pop(_HEAD, None)
+        return None
     return entry
 
 

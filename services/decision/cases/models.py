@@ -54,9 +54,6 @@ class Case(Base):
     claimed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     claim_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notice_blocked: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
-    # No longer written or read (the queue computes nearness from next_deadline_at); still mapped
-    # because dropping the NOT NULL column needs a migration.
-    deadline_alert: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     # §3(2)(ii): end of the poster's reply window once the inquiry was delivered; cleared when the
     # poster objects in time. Past this instant the case is 判断可能 (ready to decide).
     ready_to_decide_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from shared import clock
 from shared.db import Database, utcnow
 from shared.events import Envelope
-from shared.outbox import claim_inbox
 from shared.parking import resolve_pending, take_waiting
 from services.decision.alerts import service as alerts
 from services.decision.audit.chain import append_audit
@@ -43,15 +42,12 @@ def refresh_case(case: Case, session: Session, now: dt.datetime) -> None:
     _reprioritise(case, session, now)
 
 
-def _absorb_report(case: Case, report: CaseReport, session: Session, now: dt.datetime) -> None:
+def _absorb_report(case: Case, report: CaseReport, seen_reporter: bool) -> None:
     """Add one new report to the case's figures without re-reading the others: during a
     report storm (炎上) one post gets thousands of reports, and a full recount per report
-    would make the projection quadratic."""
+    would make the projection quadratic. The priority is recomputed once per batch."""
     case.report_count += 1
-    seen_reporter = session.scalar(sa.select(CaseReport.report_id).where(
-        CaseReport.case_id == case.id, CaseReport.reporter_id == report.reporter_id,
-        CaseReport.report_id != report.report_id).limit(1))
-    if seen_reporter is None:
+    if not seen_reporter:
         case.reporter_count += 1
     if report.treated_as == "deletion_request":
         case.request_count += 1
@@ -61,7 +57,6 @@ def _absorb_report(case: Case, report: CaseReport, session: Session, now: dt.dat
     label = report.reason_category or report.right_infringed
     if label and label not in (case.reason_categories or []):
         case.reason_categories = sorted([*(case.reason_categories or []), label])
-    _reprioritise(case, session, now)
 
 
 def _take_score(case: Case, score: float, categories: dict | None, model_version: str | None) -> None:
@@ -91,81 +86,18 @@ def _take_sns_evidence(session: Session, case: Case, data: dict, now: dt.datetim
 
 
 def on_report_received(session: Session, env: Envelope, now: dt.datetime | None = None) -> None:
-    now = now or utcnow()
-    data = env.data
-    case = session.get(Case, data["case_id"])
-    reopened = created = False
-    if case is None:
-        created = True
-        case = Case(id=data["case_id"], post_id=data["post"]["id"], author_id=data["post"]["author_id"],
-                    post=data["post"], evidence_sha256=data.get("evidence_sha256"),
-                    post_evidence=data.get("evidence") or "sns", status="open",
-                    created_at=clock.parse_instant(data["received_at"]), updated_at=now, reason_categories=[])
-        session.add(case)
-        session.flush()
-    else:
-        _take_sns_evidence(session, case, data, now)
-    if not created and case.status != "open":
-        case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
-        end_assignment(session, case.id, actor="system:intake", why="reopened", now=now)
-        reopened = True
-    report = session.get(CaseReport, data["report_id"])
-    if report is None:
-        reporter = data.get("reporter") or domain.OWN_DETECTION_REPORTER
-        report = CaseReport(
-            report_id=data["report_id"], receipt_number=data.get("receipt_number"), case_id=case.id,
-            kind=data["kind"], treated_as=data["treated_as"],
-            reporter_id=reporter["id"], reporter=reporter, reason=data.get("reason"),
-            reason_category=data.get("reason_category"), right_infringed=data.get("right_infringed"),
-            request_type=data.get("request_type") or "ordinary", is_repeat=bool(data.get("is_repeat")),
-            received_at=clock.parse_instant(data["received_at"]),
-            deadline_at=clock.parse_instant(data["deadline_at"]) if data.get("deadline_at") else None,
-            status="open")
-        session.add(report)
-        session.flush()
-        if created or reopened:
-            refresh_case(case, session, now)
-        else:
-            _absorb_report(case, report, session, now)
-    append_audit(session, case_id=case.id, event_type="report.received", actor="system:intake",
-                 payload={"report_id": data["report_id"], "kind": data["kind"], "treated_as": data["treated_as"],
-                          "received_at": data["received_at"], "deadline_at": data.get("deadline_at"),
-                          "reopened": reopened}, at=now)
-
-
-def on_report_scored(session: Session, env: Envelope, now: dt.datetime | None = None) -> bool:
-    """Attach a score. False if the report is not known yet (its event is still on the way)."""
-    now = now or utcnow()
-    report = session.get(CaseReport, env.data["report_id"])
-    if report is None:
-        return False
-    report.score = env.data["score"]
-    report.categories = env.data["categories"]
-    report.model_version = env.data["model_version"]
-    case = session.get(Case, report.case_id)
-    if case.score is None or report.score > case.score:
-        _take_score(case, report.score, report.categories, report.model_version)
-    _reprioritise(case, session, now)
-    append_audit(session, case_id=case.id, event_type="report.scored", actor="system:classifier",
-                 payload={"report_id": report.report_id, "score": report.score,
-                          "model_version": report.model_version}, at=now)
-    return True
+    """One report (its held scores are not applied: see BatchProjection.reports)."""
+    batch = BatchProjection(session, now or utcnow())
+    batch.reports([env], with_waiting=False)
+    batch.finish()
 
 
 def apply_score(session: Session, env: Envelope) -> bool:
     """Apply a score once (True if applied now or before); False while its report is unknown."""
-    if session.get(Inbox, (SCORES_CONSUMER, env.id)) is not None:
-        return True
-    if not on_report_scored(session, env):
-        return False
-    claim_inbox(session, Inbox, SCORES_CONSUMER, env)
-    return True
-
-
-def apply_waiting_scores(session: Session, report_id: str) -> None:
-    """Scores held for this report, applied in the report's transaction."""
-    for env in take_waiting(session, ParkedEvent, SCORES_CONSUMER, f"report:{report_id}"):
-        apply_score(session, env)
+    batch = BatchProjection(session, utcnow())
+    early = batch.scores([env])
+    batch.finish()
+    return not early
 
 
 def resolve_pending_scores(db: Database, max_wait: dt.timedelta, on_parked=None) -> dict:
@@ -197,3 +129,137 @@ def refresh_clocks(db: Database, now: dt.datetime | None = None) -> int:
             refresh_case(case, uow.session, now)
         uow.commit()
         return len(cases)
+
+
+def _by_key(session: Session, column, keys) -> dict:
+    """Rows whose ``column`` is one of ``keys``, by that key, in one query."""
+    keys = list(dict.fromkeys(keys))
+    rows = session.scalars(sa.select(column.class_).where(column.in_(keys))).all() if keys else []
+    return {getattr(row, column.key): row for row in rows}
+
+
+class BatchProjection:
+    """A batch of reports and scores applied together in one transaction: each case read once
+    and updated once, the new reports and inbox rows inserted together, the audit entries
+    chained under one lock and one read of the head, and each touched case's priority
+    recomputed once (``finish``). The figures equal those of applying the events one by one
+    (tests/integration/test_projection_batch.py compares them with a full recount)."""
+
+    def __init__(self, session: Session, now: dt.datetime):
+        self.session, self.now = session, now
+        self.cases: dict[str, Case] = {}
+        self.touched: dict[str, Case] = {}
+        self.recount: set[str] = set()  # cases opened or reopened here: their figures are recounted
+
+    def _load_cases(self, ids) -> None:
+        self.cases.update(_by_key(self.session, Case.id, [i for i in ids if i not in self.cases]))
+
+    def reports(self, envs: list[Envelope], with_waiting: bool = True) -> None:
+        """New reports (inbox already claimed), then the scores held for them."""
+        if not envs:
+            return
+        datas = [env.data for env in envs]
+        self._load_cases(d["case_id"] for d in datas)
+        known = _by_key(self.session, CaseReport.report_id, (d["report_id"] for d in datas))
+        seen = self._reporters_seen(datas)
+        for data in datas:
+            case, reopened = self._case_for(data)
+            if data["report_id"] not in known:
+                report = _new_report(case.id, data)
+                self.session.add(report)
+                known[report.report_id] = report
+                if case.id not in self.recount:
+                    _absorb_report(case, report, (case.id, report.reporter_id) in seen)
+                seen.add((case.id, report.reporter_id))
+            self.touched[case.id] = case
+            append_audit(self.session, case_id=case.id, event_type="report.received", actor="system:intake",
+                         payload={"report_id": data["report_id"], "kind": data["kind"],
+                                  "treated_as": data["treated_as"], "received_at": data["received_at"],
+                                  "deadline_at": data.get("deadline_at"), "reopened": reopened}, at=self.now)
+        if with_waiting:
+            waiting = take_waiting(self.session, ParkedEvent, SCORES_CONSUMER,
+                                   [f"report:{d['report_id']}" for d in datas])
+            self.scores(waiting)
+
+    def _reporters_seen(self, datas: list[dict]) -> set[tuple[str, str]]:
+        """(case, reporter) pairs that already have a report: a reporter counts once per case."""
+        reporters = {(d.get("reporter") or domain.OWN_DETECTION_REPORTER)["id"] for d in datas}
+        case_ids = [c for c in {d["case_id"] for d in datas} if c in self.cases]
+        if not case_ids:
+            return set()
+        return set(self.session.execute(sa.select(CaseReport.case_id, CaseReport.reporter_id).where(
+            CaseReport.case_id.in_(case_ids), CaseReport.reporter_id.in_(reporters)).distinct()).all())
+
+    def _case_for(self, data: dict) -> tuple[Case, bool]:
+        """The report's case, opened if new (flushed at once: a second case for the same post
+        fails here, and the event is parked) or reopened if decided; and whether reopened."""
+        case = self.cases.get(data["case_id"])
+        if case is None:
+            case = Case(id=data["case_id"], post_id=data["post"]["id"], author_id=data["post"]["author_id"],
+                        post=data["post"], evidence_sha256=data.get("evidence_sha256"),
+                        post_evidence=data.get("evidence") or "sns", status="open",
+                        created_at=clock.parse_instant(data["received_at"]), updated_at=self.now,
+                        reason_categories=[])
+            self.session.add(case)
+            self.session.flush()
+            self.cases[case.id] = case
+            self.recount.add(case.id)
+            return case, False
+        _take_sns_evidence(self.session, case, data, self.now)
+        if case.status != "open":
+            case.status, case.stage, case.decided_at = "open", None, None  # new report on a decided post
+            end_assignment(self.session, case.id, actor="system:intake", why="reopened", now=self.now)
+            self.recount.add(case.id)
+            return case, True
+        return case, False
+
+    def scores(self, envs: list[Envelope]) -> list[Envelope]:
+        """Attach scores once each; returns those whose report is not known yet."""
+        if not envs:
+            return []
+        done = set(self.session.scalars(sa.select(Inbox.event_id).where(
+            Inbox.consumer == SCORES_CONSUMER, Inbox.event_id.in_({env.id for env in envs}))))
+        reports = _by_key(self.session, CaseReport.report_id, (env.data["report_id"] for env in envs))
+        self._load_cases(report.case_id for report in reports.values())
+        early = []
+        for env in envs:
+            report = reports.get(env.data["report_id"])
+            if env.id in done:
+                continue
+            if report is None:
+                early.append(env)
+                continue
+            done.add(env.id)
+            report.score, report.categories = env.data["score"], env.data["categories"]
+            report.model_version = env.data["model_version"]
+            case = self.cases[report.case_id]
+            if case.score is None or report.score > case.score:
+                _take_score(case, report.score, report.categories, report.model_version)
+            self.touched[case.id] = case
+            append_audit(self.session, case_id=case.id, event_type="report.scored", actor="system:classifier",
+                         payload={"report_id": report.report_id, "score": report.score,
+                                  "model_version": report.model_version}, at=self.now)
+            self.session.add(Inbox(consumer=SCORES_CONSUMER, event_id=env.id, event_type=env.type,
+                                   processed_at=utcnow()))
+        return early
+
+    def finish(self) -> None:
+        """Each touched case's priority once: recounted if opened or reopened here."""
+        for case in self.touched.values():
+            if case.id in self.recount:
+                refresh_case(case, self.session, self.now)
+            else:
+                _reprioritise(case, self.session, self.now)
+        self.touched.clear()
+
+
+def _new_report(case_id: str, data: dict) -> CaseReport:
+    reporter = data.get("reporter") or domain.OWN_DETECTION_REPORTER
+    return CaseReport(
+        report_id=data["report_id"], receipt_number=data.get("receipt_number"), case_id=case_id, kind=data["kind"], treated_as=data["treated_as"],
+        reporter_id=reporter["id"], reporter=reporter, reason=data.get("reason"),
+        reason_category=data.get("reason_category"), right_infringed=data.get("right_infringed"),
+        request_type=data.get("request_type") or "ordinary", is_repeat=bool(data.get("is_repeat")),
+        received_at=clock.parse_instant(data["received_at"]),
+        deadline_at=clock.parse_instant(data["deadline_at"]) if data.get("deadline_at") else None,
+        status="open")
