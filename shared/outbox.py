@@ -59,6 +59,24 @@ def stage(session: Session, outbox_model, envelope: Envelope, topic: str, key: s
     ))
 
 
+def stage_many(session: Session, outbox_model, staged: list[tuple[Envelope, str, str | None]]) -> int:
+    """``stage`` for a batch of ``(event, topic, key)``: one look-up of the ids already staged,
+    the new rows inserted together at the next flush. Returns how many were staged."""
+    ids = {envelope.id for envelope, _, _ in staged}
+    done = set(session.scalars(sa.select(outbox_model.event_id).where(outbox_model.event_id.in_(ids)))) if ids else set()
+    now, added = utcnow(), 0
+    for envelope, topic, key in staged:
+        if envelope.id in done:
+            continue
+        done.add(envelope.id)
+        session.add(outbox_model(
+            event_id=envelope.id, topic=topic, key=key or envelope.subject, event_type=envelope.type,
+            subject=envelope.subject, payload=envelope.to_json(), created_at=now,
+        ))
+        added += 1
+    return added
+
+
 def claim_inbox(session: Session, inbox_model, consumer: str, envelope: Envelope) -> bool:
     """Record that ``consumer`` handles this event. False if it already did (skip it)."""
     seen = session.get(inbox_model, (consumer, envelope.id))

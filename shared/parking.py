@@ -234,13 +234,20 @@ def _resolve(db: Database, model, row_id: int, state: str, resolution: str, allo
 
 
 def replay(db: Database, model, row_id: int, producer, actor: str) -> object:
-    """Publish a parked event again on its topic (same id, so consumers that did apply it skip
-    it) and mark it replayed. If it fails again it comes back parked, its attempts added up."""
-    row = get(db, model, row_id)
-    if row is None or row.state != "parked":
-        raise NotParked(f"no parked event with id {row_id}")
-    producer.send(row.topic, key=row.key, value=row.payload).get(timeout=30)
-    return _resolve(db, model, row_id, "replayed", f"replayed by {actor} at {utcnow().isoformat()}")
+    """Mark a parked event replayed, then publish it again on its topic (same id, so consumers
+    that did apply it skip it). If it fails again it comes back parked, its attempts added up.
+
+    The row is marked first: a consumer may fail on the replayed event and park it again before
+    the publish returns, and marking afterwards would hide that second failure as "replayed".
+    If the publish itself fails, the row goes back to parked and the error is raised."""
+    row = _resolve(db, model, row_id, "replayed", f"replayed by {actor} at {utcnow().isoformat()}")
+    try:
+        producer.send(row.topic, key=row.key, value=row.payload).get(timeout=30)
+    except Exception as exc:
+        _resolve(db, model, row_id, "parked", f"replay by {actor} failed to publish: {exc}"[:MAX_ERROR_CHARS],
+                 allowed=("replayed",))
+        raise
+    return row
 
 
 def discard(db: Database, model, row_id: int, actor: str, reason: str) -> object:

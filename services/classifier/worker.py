@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from shared.events import REPORT_RECEIVED
 from shared.runtime import Runtime, Worker
-from services.classifier.service import score_received_reports
+from services.classifier.service import DistinctPostScorer, score_received_reports
 
 
 def build_worker(runtime: Runtime) -> Worker:
     from services.classifier.inference import AbuseClassifier
 
-    classifier = AbuseClassifier()  # load before consuming: ready only once the model is in memory
+    # load before consuming: ready only once the model is in memory
+    classifier = DistinctPostScorer(AbuseClassifier())
     worker = Worker(runtime)
     worker.consume(group_id="modq-classifier", topics=[REPORT_RECEIVED.topic],
                    handler=lambda batch: score_received_reports(runtime.db, classifier, batch),

@@ -20,7 +20,8 @@ from prometheus_client import REGISTRY
 from shared import cli
 from shared.events import REPORT_RECEIVED, REPORT_SCORED
 from shared.kafka import EventConsumer, ParkingLot, is_transient, make_producer
-from shared.parking import dead_letter_row, observe
+from shared.parking import Failure, dead_letter_row, observe, park
+from shared.parking import replay as parking_replay
 from shared.settings import KafkaSettings
 from services.decision import handlers
 from services.decision.cases import projection
@@ -181,3 +182,38 @@ def test_infrastructure_failures_are_retried_without_limit_event_failures_are_co
     assert is_transient(OperationalError("SELECT 1", {}, Exception("server closed the connection")))
     assert not is_transient(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_transient(KeyError("post"))
+
+
+class _RefailingProducer:
+    """A producer whose publish is answered at once by a consumer that fails on the event again
+    and parks it, before ``send(...).get()`` returns: the order a fast replica can produce."""
+
+    def __init__(self, db, event, fail: bool = False):
+        self.db, self.event, self.fail, self.sent = db, event, fail, []
+
+    def send(self, topic, key=None, value=None):
+        if self.fail:
+            raise RuntimeError("broker unreachable")
+        self.sent.append((topic, key))
+        park(self.db, ParkedEvent, self.event, Failure("g", topic, 0, 7, key, "failed again", 3))
+        return self
+
+    def get(self, timeout=None):
+        return None
+
+
+def test_an_event_that_fails_again_on_replay_stays_parked_and_a_failed_publish_changes_nothing(decision):
+    score = scored("r-missing", "c-replay")
+    row_id = park(decision.db, ParkedEvent, score, Failure("g", REPORT_SCORED.topic, 0, 7, "c-replay", "boom", 3))
+    with pytest.raises(RuntimeError):
+        parking_replay(decision.db, ParkedEvent, row_id, _RefailingProducer(decision.db, score, fail=True), "ops")
+    with decision.db.sessions() as s:
+        row = s.get(ParkedEvent, row_id)
+        assert (row.state, row.attempts) == ("parked", 3) and "failed to publish" in row.resolution
+
+    producer = _RefailingProducer(decision.db, score)
+    parking_replay(decision.db, ParkedEvent, row_id, producer, "ops")
+    with decision.db.sessions() as s:
+        row = s.get(ParkedEvent, row_id)
+        assert producer.sent == [(REPORT_SCORED.topic, "c-replay")]
+        assert (row.state, row.attempts, row.error) == ("parked", 6, "failed again")

@@ -207,15 +207,21 @@ def _padded(seqs: list[list[int]], pad: int):
 
 
 def _loss(logits, gold, teacher, *, alpha: float, temperature: float):
-    """Cross-entropy on the gold labels, mixed with the teacher's softened scores when given."""
+    """Cross-entropy on the gold labels, mixed with the teacher's softened scores when given.
+    A teacher row of NaN means "no teacher for this post": it learns from its gold label alone
+    (posts the teacher gets wrong would otherwise pull the student towards the same mistake)."""
+    import torch
     import torch.nn.functional as F
 
-    loss = F.cross_entropy(logits, gold)
     if teacher is None:
-        return loss
+        return F.cross_entropy(logits, gold)
+    ce = F.cross_entropy(logits, gold, reduction="none")
+    taught = ~torch.isnan(teacher[:, 0])
     t = temperature
-    kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(teacher / t, -1), reduction="batchmean") * t * t
-    return alpha * loss + (1 - alpha) * kd
+    kd = F.kl_div(F.log_softmax(logits / t, -1), F.softmax(torch.nan_to_num(teacher) / t, -1),
+                  reduction="none").sum(-1) * t * t
+    mixed = torch.where(taught, alpha * ce + (1 - alpha) * kd, ce)
+    return mixed.mean()
 
 
 def fine_tune(model, tokenizer, texts: Sequence[str], labels: Sequence[str], *,

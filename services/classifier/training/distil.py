@@ -38,6 +38,20 @@ def load_teacher(teacher_dir: str | pathlib.Path):
     return model, AutoTokenizer.from_pretrained(str(teacher_dir), local_files_only=True), list(layers)
 
 
+def drop_teacher_mistakes(logits: np.ndarray, labels, labels_order) -> tuple[np.ndarray, int]:
+    """The teacher's logits with the rows it gets wrong (abusive vs. benign against the gold
+    label) set to NaN, so those posts teach the student by their gold label alone; and how many.
+    New corpus posts the teacher never saw are mostly its mistakes: copying its scores there
+    would hand its register shortcut on to the student."""
+    none = labels_order.index(NONE_LABEL)
+    z = logits - logits.max(axis=1, keepdims=True)
+    p_none = np.exp(z[:, none]) / np.exp(z).sum(axis=1)
+    wrong = (p_none < 0.5) != np.array([l != NONE_LABEL for l in labels])
+    out = logits.astype(np.float32, copy=True)
+    out[wrong] = np.nan
+    return out, int(wrong.sum())
+
+
 def _join(a: str, b: str, rng: random.Random) -> str:
     a = a.rstrip()
     if a.endswith(("。", "！", "？", "!", "?", "w", "ｗ", "草")):

@@ -36,7 +36,7 @@ from ..inference import (LABELS, META_FILE, MODELS_ROOT, NONE_LABEL, REPO_ROOT, 
 from . import data as D
 from . import gate as G
 from . import ood as O
-from .distil import continued as _continued, load_teacher, spliced_posts
+from .distil import continued as _continued, drop_teacher_mistakes, load_teacher, spliced_posts
 from .common import (bench_throughput, handle_swaps, log, pkg_versions, strip_training, weights_tag,
                      write_current)
 from .metrics import evaluate, summary_line
@@ -169,7 +169,8 @@ def student_model(args, info, keep, tok, splits, teacher, src_state, budget_s: f
     labels = tr_labels + [tr_labels[i] for i in sw_src]
     t_logits = None
     if teacher is not None:
-        base_logits = predict_logits(teacher, tok, tr_texts)
+        base_logits, wrong = drop_teacher_mistakes(predict_logits(teacher, tok, tr_texts), tr_labels, LABELS)
+        log(f"teacher wrong on {wrong} of {len(tr_texts)} train posts: those learn from their gold label alone")
         t_logits = np.concatenate([base_logits, base_logits[sw_src]], axis=0)
         src_state = teacher.state_dict()
     if args.splice_share > 0:

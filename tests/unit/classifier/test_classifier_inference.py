@@ -155,3 +155,26 @@ def test_metadata_can_turn_off_int8(tmp_path, tiny_model_dir):
     (d / "modq.json").write_text(json.dumps({"version": "v-noq", "quantize": False}))
     clf = AbuseClassifier(d)
     assert not clf.quantized and clf.version == "v-noq"
+
+
+def test_a_storm_on_one_post_runs_the_model_once_per_distinct_text(tiny_classifier):
+    from services.classifier.service import DistinctPostScorer
+
+    calls = []
+
+    class Counting:
+        version = tiny_classifier.version
+
+        def score(self, texts):
+            calls.append(list(texts))
+            return tiny_classifier.score(texts)
+
+    scorer = DistinctPostScorer(Counting(), size=3)
+    texts = ["燃えてる投稿", "別の投稿", "燃えてる投稿", "燃えてる投稿"]
+    first = scorer.score(texts)
+    assert calls == [["燃えてる投稿", "別の投稿"]]
+    assert first == tiny_classifier.score(texts)  # the same results as scoring every report
+    assert scorer.score(["燃えてる投稿"]) == first[:1] and len(calls) == 1  # kept from the last batch
+    scorer.score(["a", "b", "c"])  # more distinct texts than it keeps: the oldest go
+    scorer.score(["燃えてる投稿"])
+    assert calls[-1] == ["燃えてる投稿"] and scorer.model_runs == 6

@@ -79,3 +79,28 @@ def test_auc_ties():
 ])
 def test_decision_label(rec, expected):
     assert decision_label(rec) == expected
+
+
+def test_the_student_learns_posts_its_teacher_gets_wrong_from_the_gold_label_alone():
+    import torch
+
+    from services.classifier.inference import LABELS
+    from services.classifier.training.bert import _loss
+    from services.classifier.training.distil import drop_teacher_mistakes
+
+    none, insult = LABELS.index("none"), LABELS.index("insult")
+    teacher = np.zeros((3, len(LABELS)), dtype=np.float32)
+    teacher[0, none] = 5.0    # benign, and the teacher says benign: kept
+    teacher[1, insult] = 5.0  # benign, but the teacher says abusive: dropped
+    teacher[2, insult] = 5.0  # abusive, and the teacher agrees: kept
+    kept, wrong = drop_teacher_mistakes(teacher, ["none", "none", "insult"], LABELS)
+    assert wrong == 1 and np.isnan(kept[1]).all() and not np.isnan(kept[[0, 2]]).any()
+
+    logits = torch.randn(3, len(LABELS))
+    gold = torch.tensor([none, none, insult])
+    mixed = _loss(logits, gold, torch.tensor(kept), alpha=0.5, temperature=2.0)
+    ce = torch.nn.functional.cross_entropy(logits, gold, reduction="none")
+    assert torch.isfinite(mixed)
+    # the untaught post counts with its cross-entropy in full, the others half and half
+    only_teacher_rows = _loss(logits[[0, 2]], gold[[0, 2]], torch.tensor(kept[[0, 2]]), alpha=0.5, temperature=2.0)
+    assert float(mixed) == pytest.approx((float(only_teacher_rows) * 2 + float(ce[1])) / 3, rel=1e-5)
