@@ -113,12 +113,20 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        reused = self.conn is not None
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             self.conn.request(method, path, body=body, headers=headers or {})
             resp = self.conn.getresponse()
             return resp.status, resp.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.close()
+            if not reused:
+                raise
+            # gunicorn closes a keep-alive connection idle for its keepalive seconds (2): a
+            # client that waits longer between requests meets a closed socket, not a failure
+            return self.request(method, path, body, headers)
         except (OSError, http.client.HTTPException):
             self.close()
             raise
@@ -291,6 +299,7 @@ class QueueWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.port, self.every, self.stop = port, every, stop
         self.samples = self.misordered = self.duplicate_posts = self.failed = 0
+        self.failures: Counter = Counter()
         self.latency_ms: list[float] = []
         self.largest_case = 0
 
@@ -306,10 +315,12 @@ class QueueWatcher(threading.Thread):
             status, body = client.request("GET", "/v1/cases?limit=500", headers=basic_auth(*MODERATOR))
             self.latency_ms.append((time.monotonic() - began) * 1000)
             cases = json.loads(body)["cases"] if status == 200 else None
-        except (OSError, http.client.HTTPException, ValueError, KeyError):
-            cases = None
+            why = None if cases is not None else f"HTTP {status}"
+        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+            cases, why = None, type(exc).__name__
         if cases is None:
             self.failed += 1
+            self.failures[why] += 1
             return
         self.check(cases)
 
@@ -594,7 +605,8 @@ def print_summary(outcome: Outcome, args) -> None:
                                 f"decision p50 {ms(bg.decision_ms, 50)} ms)"),
     ])
     print_table("Queue (GET /v1/cases?limit=500 sampled)", ("measure", "value"), numeric=False, rows=[
-        ("samples (failed)", f"{watcher.samples} ({watcher.failed})"),
+        ("samples (failed)", f"{watcher.samples} ({watcher.failed}"
+                             + (f": {dict(watcher.failures)})" if watcher.failures else ")")),
         ("samples out of priority order", watcher.misordered),
         ("posts with more than one open case", watcher.duplicate_posts),
         ("largest case seen, reports", watcher.largest_case),
