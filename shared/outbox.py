@@ -50,13 +50,7 @@ def stage(session: Session, outbox_model, envelope: Envelope, topic: str, key: s
 
     Staging the same event id twice is a no-op, so a handler that runs again stages nothing new.
     """
-    exists = session.scalar(sa.select(outbox_model.seq).where(outbox_model.event_id == envelope.id))
-    if exists is not None:
-        return
-    session.add(outbox_model(
-        event_id=envelope.id, topic=topic, key=key or envelope.subject, event_type=envelope.type,
-        subject=envelope.subject, payload=envelope.to_json(), created_at=utcnow(),
-    ))
+    stage_many(session, outbox_model, [(envelope, topic, key)])
 
 
 def stage_many(session: Session, outbox_model, staged: list[tuple[Envelope, str, str | None]]) -> int:

@@ -124,7 +124,7 @@ class Client:
             self.close()
             if not reused:
                 raise
-            # gunicorn closes a keep-alive connection idle for its keepalive seconds (2): a
+            # gunicorn closes a keep-alive connection idle for its keepalive seconds (5): a
             # client that waits longer between requests meets a closed socket, not a failure
             return self.request(method, path, body, headers)
         except (OSError, http.client.HTTPException):
