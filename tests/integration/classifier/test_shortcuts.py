@@ -8,19 +8,13 @@ import pytest
 
 from services.classifier.training import data as D
 
-# Known misses of the shipped model (model card, "Known failure modes"): strict, so a model
-# that gets them right makes these tests fail until the mark is removed.
-APPENDED_ATTACK = pytest.mark.xfail(strict=True, reason="an attack after a benign first sentence is missed")
-SHORT_POLITE_DISAGREEMENT = pytest.mark.xfail(strict=True, reason="short polite disagreement scores near 0.5")
-
 # (benign, the same post with an attack on a person)
 ATTACK_PAIRS = [
-    pytest.param("今日の試合、審判の判定ひどすぎて声出たわ",
-                 "今日の試合、審判の判定ひどすぎて声出たわ。あの審判の家突き止めて燃やしてやる",
-                 marks=APPENDED_ATTACK),
-    pytest.param("明日のプレゼン資料まだ半分しかできてない、徹夜確定",
-                 "明日のプレゼン資料まだ半分しかできてない。全部課長のせい、あのハゲほんと死ねばいいのに",
-                 marks=APPENDED_ATTACK),
+    # an attack after a benign first sentence
+    ("今日の試合、審判の判定ひどすぎて声出たわ",
+     "今日の試合、審判の判定ひどすぎて声出たわ。あの審判の家突き止めて燃やしてやる"),
+    ("明日のプレゼン資料まだ半分しかできてない、徹夜確定",
+     "明日のプレゼン資料まだ半分しかできてない。全部課長のせい、あのハゲほんと死ねばいいのに"),
     ("新しく入ったバイトの子、仕事覚えるの早くて助かる",
      "新しく入ったバイトの子、仕事覚えるの遅すぎ。顔もブスだし頭も悪いし生きてる価値ないわ"),
     ("隣の部屋の人、毎朝ちゃんと挨拶してくれて感じいい",
@@ -39,7 +33,7 @@ REGISTER_PAIRS = [
     ("もう遅いので早く休んでくださいね", "もう遅いんだからさっさと休めや"),
     ("このカレー、本当に美味しいです", "このカレーまじでうめえぞ"),
     ("まだたくさんあるので遠慮なく召し上がってください", "まだ山ほどあるから遠慮せず食っとけ"),
-    pytest.param("いや、さすがにそれはないと思いますよ", "いやさすがにそれはねーだろ", marks=SHORT_POLITE_DISAGREEMENT),
+    ("いや、さすがにそれはないと思いますよ", "いやさすがにそれはねーだろ"),
     ("電車が遅れていて本当に困ります", "電車また遅れてんのかよクソが"),
 ]
 
