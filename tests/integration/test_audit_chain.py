@@ -152,3 +152,29 @@ def test_the_api_checks_a_published_head_and_the_export_carries_the_head(log):
     answer = client.get(f"/v1/audit/verify?head_seq={seq}&head_hash={digest}", headers=auth).get_json()
     assert answer["intact"] is False and answer["first_broken_seq"] == 5
     assert client.get(f"/v1/audit/verify?head_seq={seq}", headers=auth).status_code == 400
+
+
+def test_the_chain_lock_is_taken_before_pending_row_updates_reach_the_database(bare):
+    """A web request changes rows, then appends; a batch of events appends, then changes rows.
+    Both must take the chain lock first, or the two wait on each other (a deadlock): the first
+    append of a transaction takes the lock without flushing the rows it has changed."""
+    if bare.db.is_sqlite:
+        pytest.skip("SQLite locks the whole database; the chain lock is PostgreSQL's")
+    from services.decision.casework.models import ViewerSetting
+    from services.decision.users.models import User
+
+    with bare.db.unit_of_work() as uow:
+        user_id = uow.session.scalar(sa.select(User.id).where(User.email == "auditor@example.jp"))
+        uow.session.add(ViewerSetting(user_id=user_id, reveal_media=False))
+        uow.commit()
+    with bare.db.unit_of_work() as web, bare.db.sessions() as other:
+        web.session.get(ViewerSetting, user_id).reveal_media = True  # pending, not flushed
+        chain.append_audit(web.session, case_id=None, event_type="test.entry", actor="mod-x", payload={})
+        # The chain is locked by the web transaction, the changed row is not (yet).
+        assert other.scalar(sa.text("SELECT pg_try_advisory_xact_lock(7123001)")) is False
+        assert other.execute(sa.select(ViewerSetting).where(ViewerSetting.user_id == user_id)
+                             .with_for_update(nowait=True)).first() is not None
+        other.rollback()
+        web.commit()
+    with bare.db.sessions() as s:
+        assert s.get(ViewerSetting, user_id).reveal_media is True

@@ -40,10 +40,13 @@ def append_audit(session: Session, *, case_id: str | None, event_type: str, acto
     at = at or utcnow()
     last = _head_held(session)
     if last is None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
-        last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash)
-                               .order_by(AuditEvent.seq.desc()).limit(1)).first()
+        # No autoflush: the chain's lock is taken before this transaction's pending case updates
+        # reach the database, so a web request and a batch of events (which appends first) take
+        # the chain lock and the case rows in the same order instead of deadlocking.
+        with session.no_autoflush:
+            lock_chain(session)
+            last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash)
+                                   .order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else domain.GENESIS
     body = domain.canonical(payload)
@@ -54,6 +57,15 @@ def append_audit(session: Session, *, case_id: str | None, event_type: str, acto
     session.add(entry)
     session.info[_HEAD] = (session.get_transaction(), entry)
     return entry
+
+
+def lock_chain(session: Session) -> None:
+    """Take the chain's lock for the rest of the transaction (again is a no-op). A transaction
+    that changes case rows and then appends takes it first, so that it locks in the same order
+    as the batch projection, which appends before it touches cases."""
+    if session.get_bind().dialect.name == "postgresql":
+        with session.no_autoflush:
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(7123001)"))
 
 
 _HEAD = "audit_chain_head"

@@ -17,7 +17,7 @@ from shared import clock
 from shared.db import Database, utcnow
 from shared.events import DECISION_RECORDED, make_event, stable_id
 from shared.outbox import stage
-from services.decision.audit.chain import append_audit
+from services.decision.audit.chain import append_audit, lock_chain
 from services.decision.cases import domain as case_rules
 from services.decision.cases.models import Case, CaseReport
 from services.decision.cases.projection import refresh_case
@@ -102,6 +102,7 @@ def take_effect(session: Session, case: Case, decision: Decision, user: User, *,
     the §26(3) amendment it may owe, the reports it answers (``answered``), the case's state,
     an inquiry it opens, the ``decision.recorded`` event for the notifier (naming the requests
     in ``told``, by default those answered) and the audit entries."""
+    lock_chain(session)  # before the case rows below: the projection's order
     session.add(decision)
     session.flush()
     if decision.final and decision.exception_code == "urgent_unforeseen":
