@@ -60,7 +60,9 @@ def test_sentences_are_not_in_the_corpus(corpus_keys):
 
 
 def _scores(shipped, texts):
-    return [r["score"] for r in shipped.score(list(texts))]
+    # Each post alone: int8 serving takes one activation scale per batch, so a post's score
+    # moves a little with the posts batched beside it (model card, "Known failure modes").
+    return [shipped.score([text])[0]["score"] for text in texts]
 
 
 @pytest.mark.parametrize("benign,attack", ATTACK_PAIRS)
